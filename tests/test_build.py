@@ -1,0 +1,198 @@
+"""Tests for the lesson builder (cflearn.build)."""
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from cflearn import build
+
+REPO = Path(__file__).resolve().parent.parent
+
+SOLUTION_CODE = """\
+def encode_column(values):
+    \"\"\"Map values to 0..n-1.\"\"\"
+    # BEGIN SOLUTION
+    uniques = sorted(set(values))
+    return [uniques.index(v) for v in values]
+    # END SOLUTION
+
+class Scaler:
+    def fit(self, x):
+        if x:
+            # BEGIN SOLUTION
+            self.mean_ = sum(x) / len(x)
+            # END SOLUTION
+        return self"""
+
+
+def _notebook(frameworks=("torch",)):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["cflearn"] = {"frameworks": list(frameworks)}
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# 01 · Encoding\n\nGoal paragraph.\n\n<!-- badges -->\n\nMore text."),
+        nbformat.v4.new_code_cell("placeholder", metadata={"tags": ["setup"]}),
+        nbformat.v4.new_code_cell(SOLUTION_CODE),
+        nbformat.v4.new_code_cell("print('answer only')", metadata={"tags": ["solution-only"]}),
+        nbformat.v4.new_code_cell("check.run('encode_column', encode_column)", execution_count=3,
+                                  outputs=[nbformat.v4.new_output("stream", text="passed")]),
+    ]
+    return nb
+
+
+@pytest.fixture
+def project(tmp_path):
+    shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
+    (tmp_path / "solutions").mkdir()
+    nbformat.write(_notebook(), tmp_path / "solutions" / "01_encoding.ipynb")
+    return tmp_path
+
+
+def _run(project, *args):
+    out = io.StringIO()
+    if "--check" in args:
+        code = build.check(project, out=out)
+    else:
+        code = build.build(project, force="--force" in args, out=out)
+    return code, out.getvalue()
+
+
+def _lesson(project, name="01_encoding.ipynb"):
+    return nbformat.read(project / "lessons" / name, as_version=4)
+
+
+def test_stub_keeps_indentation_and_every_region():
+    got = build.strip_solutions(SOLUTION_CODE)
+    assert "uniques" not in got and "self.mean_" not in got
+    lines = got.split("\n")
+    assert lines[2] == "    # YOUR CODE HERE"
+    assert lines[3] == "    " + build.STUB
+    assert "            # YOUR CODE HERE" in lines
+    assert "            " + build.STUB in lines
+    assert lines[-1] == "        return self"
+    assert got.count("NotImplementedError") == 2
+    compile(got, "<lesson>", "exec")  # the stub is valid Python
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["# BEGIN SOLUTION\nx = 1", "x = 1\n# END SOLUTION", "# BEGIN SOLUTION\n# BEGIN SOLUTION\n# END SOLUTION"],
+)
+def test_unbalanced_markers_are_an_error(source):
+    with pytest.raises(build.BuildError, match="SOLUTION"):
+        build.strip_solutions(source, "x.ipynb cell 2")
+
+
+def test_build_writes_lesson(project):
+    code, text = _run(project)
+    assert code == 0, text
+    lesson = _lesson(project)
+    sources = [c.source for c in lesson.cells]
+    assert not any("answer only" in s for s in sources)  # solution-only cell removed
+    assert len(lesson.cells) == 4
+    assert "raise NotImplementedError" in sources[2] and "uniques" not in sources[2]
+    for cell in lesson.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+    # the solution keeps its answers and outputs; only generated cells changed
+    solution = nbformat.read(project / "solutions" / "01_encoding.ipynb", as_version=4)
+    assert "uniques" in solution.cells[2].source
+    assert solution.cells[4].outputs
+    manifest = json.loads((project / "lessons" / build.MANIFEST).read_text())
+    assert set(manifest) == {"01_encoding.ipynb"}
+
+
+def test_badges_and_setup_are_generated_and_idempotent(project):
+    url, version = build.project_info(project)
+    _run(project)
+    first = (project / "solutions" / "01_encoding.ipynb").read_text()
+    lesson_first = (project / "lessons" / "01_encoding.ipynb").read_text()
+    solution = nbformat.read(project / "solutions" / "01_encoding.ipynb", as_version=4)
+    head = solution.cells[0].source
+    slug = url.split("github.com/")[1]
+    assert f"https://colab.research.google.com/github/{slug}/blob/v{version}/lessons/01_encoding.ipynb" in head
+    assert f"https://mybinder.org/v2/gh/{slug}/v{version}?urlpath=lab/tree/lessons/01_encoding.ipynb" in head
+    assert head.count(build.BADGES_OPEN) == 1 and head.count(build.BADGES_CLOSE) == 1
+    assert head.startswith("# 01 · Encoding") and head.endswith("More text.")
+    setup = solution.cells[1].source
+    assert "placeholder" not in setup
+    assert f"cflearn @ git+{url}@v{version}" in setup
+    assert '"google.colab" in sys.modules' in setup
+    assert "SEED = 42" in setup and "USE_GPU = True" in setup
+    assert "frameworks=('torch',)" in setup
+    compile(setup, "<setup>", "exec")
+    # a second build changes nothing
+    code, _ = _run(project)
+    assert code == 0
+    assert (project / "solutions" / "01_encoding.ipynb").read_text() == first
+    assert (project / "lessons" / "01_encoding.ipynb").read_text() == lesson_first
+    assert _run(project, "--check")[0] == 0
+
+
+def test_missing_frameworks_metadata_is_a_clear_error(project):
+    nb = _notebook()
+    del nb.metadata["cflearn"]
+    nbformat.write(nb, project / "solutions" / "01_encoding.ipynb")
+    with pytest.raises(build.BuildError, match="frameworks"):
+        _run(project)
+
+
+def test_refuses_to_overwrite_edited_lesson_then_backs_up_with_force(project):
+    _run(project)
+    path = project / "lessons" / "01_encoding.ipynb"
+    lesson = _lesson(project)
+    lesson.cells[2].source = lesson.cells[2].source.replace("# YOUR CODE HERE", "return 42  # my work")
+    nbformat.write(lesson, path)
+    edited = path.read_text()
+    # the solution changes, so a rebuild would overwrite the lesson
+    solution = nbformat.read(project / "solutions" / "01_encoding.ipynb", as_version=4)
+    solution.cells.append(nbformat.v4.new_markdown_cell("## Summary"))
+    nbformat.write(solution, project / "solutions" / "01_encoding.ipynb")
+    code, text = _run(project)
+    assert code == 1 and "01_encoding.ipynb" in text and "--force" in text
+    assert path.read_text() == edited
+    code, text = _run(project, "--force")
+    assert code == 0
+    assert (project / "lessons" / "01_encoding.bak.ipynb").read_text() == edited
+    assert "## Summary" in path.read_text()
+    # a second forced overwrite keeps the first backup and adds a timestamped one
+    nbformat.write(lesson, path)
+    solution.cells.append(nbformat.v4.new_markdown_cell("## Going further"))
+    nbformat.write(solution, project / "solutions" / "01_encoding.ipynb")
+    assert _run(project, "--force")[0] == 0
+    backups = sorted(p.name for p in (project / "lessons").glob("01_encoding.*bak.ipynb"))
+    assert len(backups) == 2
+
+
+def test_untracked_lesson_counts_as_learner_work(project):
+    (project / "lessons").mkdir()
+    (project / "lessons" / "01_encoding.ipynb").write_text("{}")
+    code, text = _run(project)
+    assert code == 1 and "01_encoding.ipynb" in text
+    assert (project / "lessons" / "01_encoding.ipynb").read_text() == "{}"
+
+
+def test_check_reports_stale_files(project):
+    code, text = _run(project, "--check")
+    assert code == 1 and "solutions/01_encoding.ipynb" in text and "lessons/01_encoding.ipynb (missing)" in text
+    _run(project)
+    assert _run(project, "--check")[0] == 0
+    path = project / "lessons" / "01_encoding.ipynb"
+    path.write_text(path.read_text().replace("YOUR CODE HERE", "edited"))
+    code, text = _run(project, "--check")
+    assert code == 1 and "lessons/01_encoding.ipynb (differs" in text
+
+
+def test_main_check_exit_status(project):
+    assert build.main(["--check", "--root", str(project)]) == 1
+    assert build.main(["--root", str(project)]) == 0
+    assert build.main(["--check", "--root", str(project)]) == 0
+
+
+def test_committed_lessons_equal_a_fresh_build():
+    out = io.StringIO()
+    code = build.check(REPO, out=out)
+    assert code == 0, out.getvalue()
