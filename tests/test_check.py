@@ -13,7 +13,6 @@ from cflearn.check.core import Case, close, exercise
 SECRET = "reference_square_secret_marker"
 
 
-@exercise("toy_square", lesson="99")
 def _toy_square(answer):
     reference_square_secret_marker = np.array([1.0, 4.0, 9.0])  # must never be shown
     for x in (np.array([1.0, 2.0, 3.0]), np.array([0.0, -1.0, 1.0])):
@@ -24,11 +23,53 @@ def _toy_square(answer):
     del reference_square_secret_marker
 
 
-@exercise("toy_broken_checker", lesson="99")
 def _toy_broken(answer):
     answer(1.0)
     {}["missing"]  # a bug in the checker itself
     yield Case()
+
+
+@pytest.fixture(autouse=True)
+def toy_exercises():
+    """Register toy exercises for one test, then restore the registry as it was."""
+    saved = dict(core._REGISTRY)
+    exercise("toy_square", lesson="99")(_toy_square)
+    exercise("toy_broken_checker", lesson="99")(_toy_broken)
+    yield
+    core._REGISTRY.clear()
+    core._REGISTRY.update(saved)
+
+
+def test_registry_is_restored_between_tests():
+    assert "toy_many" not in check.names()
+
+
+def test_duplicate_name_from_another_checker_is_refused():
+    def _other(answer):
+        yield Case()
+
+    with pytest.raises(ValueError, match="already registered"):
+        exercise("toy_square", lesson="98")(_other)
+    exercise("toy_square", lesson="99")(_toy_square)  # registering the same checker again is fine
+
+
+def test_lesson_modules_are_discovered(tmp_path, monkeypatch):
+    package = tmp_path / "fakecheck"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "lesson42.py").write_text(
+        "from cflearn.check.core import exercise, Case\n"
+        "@exercise('toy_discovered', lesson='42')\n"
+        "def _toy(answer):\n"
+        "    yield Case(passed=answer() == 1)\n"
+    )
+    (package / "helpers.py").write_text("raise RuntimeError('only lessonNN modules are imported')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from cflearn.check import _import_lessons
+
+    assert _import_lessons([str(package)], "fakecheck") == ["lesson42"]
+    assert check.names(lesson="42") == ["toy_discovered"]
+    assert check.run("toy_discovered", lambda: 1).passed
 
 
 def square(x):

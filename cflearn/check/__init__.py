@@ -14,10 +14,12 @@ from cflearn.check.core import Case, Result, exercise, names, names_by_lesson, r
 __all__ = ["Case", "Result", "exercise", "names", "names_by_lesson", "run"]
 
 
-def _import_lessons() -> None:
-    for info in pkgutil.iter_modules(__path__):
-        if re.fullmatch(r"lesson\d+", info.name):
-            importlib.import_module(f"{__name__}.{info.name}")
+def _import_lessons(path=__path__, package=__name__) -> list:
+    """Import every ``lessonNN`` module of ``package`` (each registers its exercises)."""
+    found = sorted(info.name for info in pkgutil.iter_modules(path) if re.fullmatch(r"lesson\d+", info.name))
+    for name in found:
+        importlib.import_module(f"{package}.{name}")
+    return found
 
 
 _import_lessons()

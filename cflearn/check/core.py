@@ -103,10 +103,19 @@ def exercise(name: str, lesson: str) -> Callable:
         raise ValueError("exercise name must be a non-empty string")
 
     def register(checker: Callable) -> Callable:
+        old = _REGISTRY.get(name)
+        if old is not None and _origin(old.checker) != _origin(checker):
+            raise ValueError(
+                f"exercise {name!r} is already registered by {'.'.join(_origin(old.checker))}; pick another name"
+            )
         _REGISTRY[name] = _Exercise(name=name, lesson=str(lesson).zfill(2), checker=checker)
         return checker
 
     return register
+
+
+def _origin(func: Callable) -> tuple[str, str]:
+    return getattr(func, "__module__", "?"), getattr(func, "__qualname__", "?")
 
 
 def names(lesson: str | None = None) -> list[str]:
