@@ -273,6 +273,10 @@ def check(root: Path = ROOT, out=sys.stdout) -> int:
             stale.append(f"lessons/{path.name} (missing)")
         elif path.read_text(encoding="utf-8") != item["lesson_text"]:
             stale.append(f"lessons/{path.name} (differs from a fresh build)")
+    planned = {item["lesson_path"].name for item in items}
+    for path in sorted((root / "lessons").glob("*.ipynb")):
+        if not path.name.endswith(".bak.ipynb") and path.name not in planned:
+            stale.append(f"lessons/{path.name} (no solutions/{path.name} to build it from)")
     manifest = _read_manifest(root / "lessons")
     expected = {item["lesson_path"].name: _hash(item["lesson_text"]) for item in items}
     if manifest != expected:

@@ -186,6 +186,23 @@ def test_check_reports_stale_files(project):
     assert code == 1 and "lessons/01_encoding.ipynb (differs" in text
 
 
+def test_check_reports_lesson_without_solution(project):
+    _run(project)
+    (project / "lessons" / "02_orphan.ipynb").write_text("{}")
+    (project / "lessons" / "01_encoding.bak.ipynb").write_text("{}")  # backups are ignored
+    code, text = _run(project, "--check")
+    assert code == 1 and "02_orphan.ipynb (no solutions/" in text and "bak" not in text
+
+
+def test_builder_imports_no_framework():
+    import subprocess
+    import sys
+
+    code = "import sys, cflearn.build, cflearn.check; print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'keras', 'tensorflow')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_main_check_exit_status(project):
     assert build.main(["--check", "--root", str(project)]) == 1
     assert build.main(["--root", str(project)]) == 0
