@@ -208,6 +208,11 @@ def test_log(tmp_path, monkeypatch):
         (pd.Series([1.0, 2.0]), pd.Series([1.0, 2.0]), True, ""),
         (np.array([1.0]), pd.Series([1.0]), False, "got a numpy array of shape (1,), expected a pandas Series"),
         ({"a": 1}, {"a": 1}, True, ""),
+        ([1.0, 2.0], [1.0, 2.0 + 1e-9], True, ""),
+        ([1.0, 2.0], [1.0, 3.0], False, "item 1: values differ"),
+        (np.array([1.0, 2.0]), [1.0, 2.0], False, "got a numpy array of shape (2,), expected a list of length 2"),
+        ((1, 2, 3), (1, 2), False, "got a tuple of length 3, expected a tuple of length 2"),
+        ("abc", "abd", False, "got abc, expected abd"),
     ],
 )
 def test_close(got, expected, ok, fragment):

@@ -303,9 +303,19 @@ def close(got: Any, expected: Any, atol: float = 1e-6, rtol: float = 1e-5) -> tu
                 got = got.item()
             if not isinstance(got, (int, float, np.number)) or isinstance(got, bool):
                 return False, f"got {describe(got)}, expected a number"
+        elif isinstance(expected, (list, tuple)):
+            if not isinstance(got, (list, tuple)):
+                return False, f"got {describe(got)}, expected {describe(expected)}"
+            if len(got) != len(expected):
+                return False, f"got {describe(got)}, expected {describe(expected)}"
+            for i, (g, e) in enumerate(zip(got, expected)):
+                ok, why = close(g, e, atol=atol, rtol=rtol)
+                if not ok:
+                    return False, f"item {i}: {why}"
+            return True, ""
         else:
-            ok = got == expected
-            return (bool(ok), "" if ok else f"got {_short(got)}, expected {_short(expected)}")
+            ok = bool(got == expected)
+            return ok, "" if ok else f"got {_short(got)}, expected {_short(expected)}"
         g, e = np.asarray(got), np.asarray(expected)
         if g.dtype.kind in "fciub" and e.dtype.kind in "fciub":
             ok = bool(np.allclose(g, e, atol=atol, rtol=rtol, equal_nan=True))
