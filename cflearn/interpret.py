@@ -208,7 +208,10 @@ def cosine_neighbours(vectors, index: int, n: int = 10):
 
 
 def _strip_year(title: str) -> str:
-    return re.sub(r"\s*\(\d{4}\)\s*$", "", title).strip().lower()
+    """Both "Matrix, The (1999)" and "the matrix" become "the matrix" (MovieLens moves articles to the end)."""
+    text = re.sub(r"\s*\(\d{4}\)\s*$", "", str(title)).strip().lower()
+    moved = re.fullmatch(r"(.*), (the|a|an)", text)
+    return f"{moved.group(2)} {moved.group(1)}" if moved else text
 
 
 def find_title(movies, query: str, encoder=None) -> int:
@@ -227,7 +230,9 @@ def find_title(movies, query: str, encoder=None) -> int:
             options = list(hits["title"])
         else:
             contains = list(titles.loc[lower.str.contains(query.strip().lower(), regex=False), "title"])
-            options = (contains + difflib.get_close_matches(query, list(titles["title"]), n=5, cutoff=0.5))[:5]
+            normal = dict(zip(titles["title"].map(_strip_year), titles["title"]))
+            close = [normal[t] for t in difflib.get_close_matches(_strip_year(query), list(normal), n=5, cutoff=0.6)]
+            options = (close + contains)[:5]
         why = "matches several titles" if len(hits) > 1 else "is not a title in movies"
         hint = f"; did you mean: {'; '.join(dict.fromkeys(options))}?" if options else ""
         raise NotFoundError(f"{query!r} {why}{hint}")

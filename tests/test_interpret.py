@@ -103,6 +103,8 @@ def test_cosine_neighbours_ties_and_zero_rows():
 def test_find_title():
     assert interpret.find_title(MOVIES, "Ten (1990)") == 10
     assert interpret.find_title(MOVIES, "twenty") == 20  # without the year, any case
+    matrix = pd.DataFrame({"movieId": [2571], "title": ["Matrix, The (1999)"], "genres": ["x"]})
+    assert interpret.find_title(matrix, "The Matrix") == 2571  # MovieLens puts the article last
     with pytest.raises(NotFoundError, match="did you mean: Forty"):
         interpret.find_title(MOVIES, "Fourty")
     with pytest.raises(NotFoundError, match="no ratings in the training split"):
@@ -174,3 +176,23 @@ def test_weights_and_recommend_from_torch_model():
     expected = predict(model, pd.DataFrame({"user": [0, 0, 0, 0], "item": [0, 1, 2, 3]}))
     assert list(out.movieId) == list(ENC.item_ids_[np.argsort(-expected, kind="stable")])
     np.testing.assert_allclose(out.predicted, np.sort(expected)[::-1], atol=1e-6)
+
+
+def test_weights_and_recommend_from_keras_model():
+    pytest.importorskip("keras")
+    pytest.importorskip("cflearn.keras")
+    from cflearn.keras import DotProductBias, predict, set_weights
+
+    model = DotProductBias(2, 4, n_factors=2)
+    set_weights(model, {k: (v.reshape(-1, 1) if k.endswith("bias") else v) for k, v in WEIGHTS.items() if k != "global_mean"})
+    w = interpret.weights(model)
+    np.testing.assert_allclose(w["user_bias"], WEIGHTS["user_bias"], atol=1e-6)
+    np.testing.assert_allclose(w["item_factors"], WEIGHTS["item_factors"], atol=1e-6)
+    train = TRAIN[TRAIN.user != 0].reset_index(drop=True)
+    out = interpret.recommend(model, ENC, MOVIES, train, user_id=7, n=4)
+    expected = predict(model, pd.DataFrame({"user": [0, 0, 0, 0], "item": [0, 1, 2, 3]}))
+    # no y_range, no global mean: predictions are bias + bias + dot, as computed by hand
+    np.testing.assert_allclose(expected, [0.5 + 0.3 + 2.0, 0.5 - 0.2 + 1.0, 0.5 + 0.1, 0.5 + 0.9 - 1.0], atol=1e-5)
+    np.testing.assert_allclose(out.predicted, np.sort(expected)[::-1], atol=1e-6)
+    near = interpret.similar(model, ENC, MOVIES, "Thirty", n=1)
+    assert list(near.title) == ["Ten (1990)"]
