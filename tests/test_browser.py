@@ -170,6 +170,7 @@ def run_all(browser, lab, relpath, screenshot, timeout=RUN_TIMEOUT):
         _wait_idle(page, 120)
         nb = nbformat.read(root / relpath, as_version=4)
         n_code = sum(c.cell_type == "code" for c in nb.cells)
+        started = time.monotonic()
         for attempt in range(3):
             page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).first.click()
             page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).first.click()
@@ -196,7 +197,10 @@ def run_all(browser, lab, relpath, screenshot, timeout=RUN_TIMEOUT):
         page.wait_for_timeout(500)  # let the last outputs render
         model = page.evaluate(MODEL_JS, relpath)
         shown = page.locator(f".jp-NotebookPanel .jp-OutputArea-output{STDERR}").all_inner_texts()
+        outputs = page.locator(".jp-NotebookPanel .jp-OutputArea-output").all_inner_texts()
         return {
+            "seconds": round(time.monotonic() - started, 1),
+            "checks": [t.strip().split("]")[0] + "]" for t in outputs if re.match(r"\s*\[(passed|failed|not attempted|error)\]", t)],
             "n_code": n_code,
             "n_done": len(done),
             "prompts": prompts,
@@ -278,4 +282,9 @@ def test_lesson_00_runs_in_jupyterlab_without_an_error(lab, browser):
     )
     assert shown["n_code"] > 0 and shown["n_done"] == shown["n_code"], shown["prompts"]
     assert shown["model"]["executed"] == shown["model"]["code"] == shown["n_code"], shown["model"]
+    # the lesson's exercises are unsolved: each check says so, none reports an error
+    nb = nbformat.read(REPO / "lessons" / LESSON, as_version=4)
+    n_checks = sum(c.source.count("check.run(") for c in nb.cells if c.cell_type == "code")
+    assert shown["checks"] == ["[not attempted]"] * n_checks, shown["checks"]
+    print(f"lessons/{LESSON}: {shown['n_code']} cells ran in JupyterLab in {shown['seconds']} s")
     assert (ARTIFACTS / "browser-00_data.png").stat().st_size > 10_000
