@@ -11,6 +11,10 @@ Where the files come from: the cache folder ``CFLEARN_DATA`` (default: the user'
 cache directory), then the mirror folder ``CFLEARN_DATA_MIRROR`` (an archive or an
 extracted folder, never written to), then GroupLens. Nothing else is cached: the
 files are small enough to read again in well under a second.
+
+MovieLens is published by GroupLens under its usage licence (non-commercial use; see
+the README inside each archive); publications using it should cite F. M. Harper and
+J. A. Konstan, "The MovieLens Datasets: History and Context", ACM TiiS 5(4), 2015.
 """
 
 import math
@@ -63,12 +67,12 @@ def load_movielens(name="ml-latest-small", *, progress=True):
     return ratings, movies.astype({"movieId": "int64", "title": str, "genres": str})
 
 
-def load_ml100k_folds():
+def load_ml100k_folds(*, progress=True):
     """The five official ml-100k folds, ``[(train, test), ...]`` from ``u1.base/u1.test`` .. ``u5``.
 
     Each frame has the same columns as ``load_movielens`` ratings. Introduced in lesson 09.
     """
-    folder = dataset_dir("ml-100k")
+    folder = dataset_dir("ml-100k", progress=progress)
     return [(_read_100k(folder / f"u{k}.base"), _read_100k(folder / f"u{k}.test")) for k in range(1, 6)]
 
 

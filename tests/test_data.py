@@ -416,3 +416,18 @@ def test_validate_ratings_errors():
         data.validate_ratings(TRAIN, rating_range=(0.5, 4.5))
     with pytest.raises(ValueError, match="expected a pandas DataFrame"):
         data.validate_ratings(TRAIN.to_numpy())
+
+
+def test_cache_folder_default_and_override(monkeypatch, tmp_path):
+    import platformdirs
+
+    monkeypatch.delenv("CFLEARN_DATA", raising=False)
+    assert data.cache_dir() == Path(platformdirs.user_cache_dir("cflearn"))
+    monkeypatch.setenv("CFLEARN_DATA", str(tmp_path))
+    assert data.cache_dir() == tmp_path
+
+
+def test_datasets_table():
+    for name, info in data.DATASETS.items():
+        assert len(info["md5"]) == 32 and info["description"]
+        assert info["format"] in ("csv", "100k", "1m")
