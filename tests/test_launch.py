@@ -265,6 +265,14 @@ def test_readme_binder_badge_opens_the_lessons():
     assert f"https://mybinder.org/v2/gh/{slug}/v{version}?urlpath=lab/tree/lessons" in _links(README)
 
 
+def test_readme_names_the_current_version_and_repository_everywhere():
+    slug, version = _repo()
+    versions = set(re.findall(r"(?:@v|/v)(\d+\.\d+(?:\.\d+)?)\b", README))
+    assert versions == {version}, f"README names versions {sorted(versions)}; the package is {version}"
+    repos = set(re.findall(r"github(?:\.com)?/([\w.-]+/[\w.-]+?)(?:/|\.git|@|\)|\s)", README))
+    assert repos == {slug}, f"README names repositories {sorted(repos)}; pyproject.toml says {slug}"
+
+
 def test_readme_documents_exactly_the_two_commands():
     start = _section("Start here")
     blocks = re.findall(r"```(?:bash|sh)?\n(.*?)```", start, re.S)
