@@ -431,3 +431,15 @@ def test_datasets_table():
     for name, info in data.DATASETS.items():
         assert len(info["md5"]) == 32 and info["description"]
         assert info["format"] in ("csv", "100k", "1m")
+
+
+def test_archive_with_a_damaged_member_is_refused(fixture_mirror, cache, monkeypatch):
+    path = fixture_mirror / "ml-1m.zip"
+    raw = bytearray(path.read_bytes())
+    start = raw.index(b"1::1193")  # inside the stored (uncompressed) ratings.dat
+    raw[start] = ord("9")
+    path.write_bytes(bytes(raw))
+    monkeypatch.setitem(_download.DATASETS["ml-1m"], "md5", hashlib.md5(bytes(raw)).hexdigest())
+    with pytest.raises(data.DataError, match=f"could not extract {path}.*CRC"):
+        data.load_movielens("ml-1m")
+    assert list(cache.iterdir()) == []  # the temporary folder is gone, no ml-1m/ appeared
