@@ -249,6 +249,9 @@ def validate_ratings(df, rating_range=None, *, columns=("userId", "movieId", "ra
         detail = ", ".join(f"{n:,} in {c!r}" for c, n in nans.items())
         raise ValueError(f"the ratings frame has missing values ({detail}); drop those rows first, "
                          f"e.g. df.dropna(subset={list(nans)}).")
+    if "rating" in df.columns and not pd.api.types.is_numeric_dtype(df["rating"]):
+        raise ValueError(f"ratings must be numbers, but the 'rating' column has dtype {df['rating'].dtype}; "
+                         f"convert it with pd.to_numeric(df['rating']).")
     if rating_range is not None and "rating" in df.columns:
         low, high = rating_range
         outside = (df["rating"] < low) | (df["rating"] > high)

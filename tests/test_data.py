@@ -85,6 +85,16 @@ def test_second_load_uses_the_cache_only(cache, monkeypatch):
 
 
 @needs_mirror
+def test_course_split_of_latest_small(cache):
+    ratings, _ = data.load_movielens()
+    train, valid = data.split_ratings(ratings)
+    assert (len(train), len(valid)) == (80_668, 20_168)
+    order = np.random.default_rng(42).permutation(len(ratings))
+    pd.testing.assert_frame_equal(valid, ratings.iloc[order[:20_168]].reset_index(drop=True))
+    data.validate_ratings(train, rating_range=(0.5, 5.0))
+
+
+@needs_mirror
 def test_ml100k_folds(cache):
     folds = data.load_ml100k_folds()
     assert len(folds) == 5
@@ -414,6 +424,8 @@ def test_validate_ratings_errors():
         data.validate_ratings(nan)
     with pytest.raises(ValueError, match=r"1 rating\(s\) lie outside \[0.5, 4.5\]"):
         data.validate_ratings(TRAIN, rating_range=(0.5, 4.5))
+    with pytest.raises(ValueError, match="ratings must be numbers.*pd.to_numeric"):
+        data.validate_ratings(TRAIN.assign(rating=["4", "3", "5", "2"]))
     with pytest.raises(ValueError, match="expected a pandas DataFrame"):
         data.validate_ratings(TRAIN.to_numpy())
 
