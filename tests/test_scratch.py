@@ -123,3 +123,24 @@ def test_clear_errors():
         BiasedMF().predict(_frame())
     with pytest.raises(ValueError, match="IdEncoder"):
         BiasedMF().fit(pd.DataFrame({"userId": [1], "movieId": [2], "rating": [3.0]}))
+
+
+def test_batch_of_one_is_classic_per_rating_sgd():
+    """With batch_size=1 a fit is exactly the textbook per-rating update, written out by hand."""
+    df = _frame(4, 3)
+    lr, reg = 0.05, 0.1
+    model = BiasedMF(n_factors=2, lr=lr, reg=reg, n_epochs=2, batch_size=1, seed=5, clip=False).fit(df)
+    p = init_params(4, 3, 2, global_mean=df.rating.mean(), scale=0.1, seed=5)
+    rng = np.random.default_rng(5)
+    u_all, i_all, r_all = df.user.to_numpy(), df.item.to_numpy(), df.rating.to_numpy()
+    for _ in range(2):
+        for j in rng.permutation(len(df)):
+            u, i, r = u_all[j], i_all[j], r_all[j]
+            e = p["global_mean"] + p["user_bias"][u] + p["item_bias"][i] + p["user_factors"][u] @ p["item_factors"][i] - r
+            pu, qi = p["user_factors"][u].copy(), p["item_factors"][i].copy()
+            p["user_bias"][u] -= lr * 2 * (e + reg * p["user_bias"][u])
+            p["item_bias"][i] -= lr * 2 * (e + reg * p["item_bias"][i])
+            p["user_factors"][u] -= lr * 2 * (e * qi + reg * pu)
+            p["item_factors"][i] -= lr * 2 * (e * pu + reg * qi)
+    for name in scratch.PARAM_NAMES:
+        np.testing.assert_allclose(model.params_[name], p[name], atol=1e-12, err_msg=name)
