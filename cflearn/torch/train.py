@@ -7,6 +7,7 @@ Introduced in lesson 03.
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import numpy as np
@@ -34,6 +35,25 @@ def _tensors(data, model, device, *, need_rating=True, name="train"):
     if need_rating:
         out.append(torch.tensor(rating, device=device))
     return out
+
+
+# Below this many rows per batch, CPU threads spend longer waiting for each other than working
+# (and on a busy machine a waiting thread can stall every step), so training runs on one thread.
+_ONE_THREAD_BELOW = 16384
+
+
+@contextlib.contextmanager
+def _cpu_threads(device: torch.device, batch_size: int):
+    """Run the block on one CPU thread for small batches on the CPU; restore the setting after."""
+    if device.type != "cpu" or batch_size >= _ONE_THREAD_BELOW:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @torch.no_grad()
@@ -87,31 +107,37 @@ def fit(model, train, valid=None, *, lr: float, n_epochs: int, batch_size: int, 
     # The fused kernel updates all weights in one pass: several times faster for large embedding tables.
     fused = {"fused": True} if device.type in ("cpu", "cuda") else {}
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, **fused)
-    n = len(rating)
-    history = History("torch", type(model).__name__, n_ratings=n)
+    history = History("torch", type(model).__name__, n_ratings=len(rating))
     bar = tqdm(range(1, n_epochs + 1), desc=f"{type(model).__name__} (torch)", unit="epoch", disable=not progress, leave=True)
-    for epoch in bar:
-        start = time.perf_counter()
-        model.train()
-        order = torch.randperm(n, generator=generator).to(device)
-        total = torch.zeros((), device=device)
-        for s in range(0, n, batch_size):
-            batch = order[s : s + batch_size]
-            loss = torch.nn.functional.mse_loss(model(user[batch], item[batch]), rating[batch])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.detach() * len(batch)
-        train_loss = total.item() / n
-        seconds = time.perf_counter() - start
-        valid_rmse = None
-        if valid_tensors is not None:
-            pred = _predict_tensors(model, valid_tensors[0], valid_tensors[1], max(batch_size, 8192))
-            valid_rmse = torch.sqrt(torch.mean((pred - valid_tensors[2]) ** 2)).item()
-        history.add(epoch=epoch, train_loss=train_loss, valid_rmse=valid_rmse, seconds=seconds)
-        bar.set_postfix(loss=f"{train_loss:.4f}", **({"valid_rmse": f"{valid_rmse:.4f}"} if valid_rmse is not None else {}))
+    with _cpu_threads(device, batch_size):
+        for epoch in bar:
+            _epoch(model, optimizer, user, item, rating, generator, batch_size, device, valid_tensors, history, bar, epoch)
     bar.close()
     return history
+
+
+def _epoch(model, optimizer, user, item, rating, generator, batch_size, device, valid_tensors, history, bar, epoch):
+    """One pass over the shuffled training rows, then validation; appends to ``history``."""
+    n = len(rating)
+    start = time.perf_counter()
+    model.train()
+    order = torch.randperm(n, generator=generator).to(device)
+    total = torch.zeros((), device=device)
+    for s in range(0, n, batch_size):
+        batch = order[s : s + batch_size]
+        loss = torch.nn.functional.mse_loss(model(user[batch], item[batch]), rating[batch])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += loss.detach() * len(batch)
+    train_loss = total.item() / n
+    seconds = time.perf_counter() - start
+    valid_rmse = None
+    if valid_tensors is not None:
+        pred = _predict_tensors(model, valid_tensors[0], valid_tensors[1], max(batch_size, 8192))
+        valid_rmse = torch.sqrt(torch.mean((pred - valid_tensors[2]) ** 2)).item()
+    history.add(epoch=epoch, train_loss=train_loss, valid_rmse=valid_rmse, seconds=seconds)
+    bar.set_postfix(loss=f"{train_loss:.4f}", **({"valid_rmse": f"{valid_rmse:.4f}"} if valid_rmse is not None else {}))
 
 
 def predict(model, df, batch_size: int = 8192, device=None) -> np.ndarray:
