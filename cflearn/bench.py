@@ -1,0 +1,335 @@
+"""The benchmark: every model in both frameworks beside the baselines (and Surprise), in one run.
+
+    python -m cflearn.bench --out bench-results            # full run: ml-latest-small + ml-100k u1-u5
+    python -m cflearn.bench --quick --out bench-results    # ml-latest-small only
+    python -m cflearn.bench --gpu-throughput --out DIR     # adds DotProductBias ratings/s on ml-25m (GPU)
+
+Each row reports validation RMSE and MAE, training seconds, ratings per second, peak memory
+(process RSS while training), epochs, device and library versions. Models use
+``cflearn.recipes.RECIPES``, which were tuned on an inner split of training data only.
+Writes ``results.csv`` (every run, every fold), ``results.md`` (tables) and
+``rmse_vs_time.png`` into ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import math
+import os
+import platform
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psutil
+from tqdm.auto import tqdm
+
+from cflearn import baselines, data, metrics, recipes
+
+DATASET_NAMES = {"latest-small": "ml-latest-small", "ml-latest-small": "ml-latest-small", "ml-100k": "ml-100k"}
+FRAMEWORKS = ("torch", "keras")
+
+
+class PeakMemory:
+    """Highest resident memory (MB) of this process while the ``with`` block runs (sampled)."""
+
+    def __init__(self, interval: float = 0.02):
+        self.interval = interval
+        self.peak_mb = 0.0
+
+    def _sample(self):
+        proc = psutil.Process()
+        while not self._stop.is_set():
+            self.peak_mb = max(self.peak_mb, proc.memory_info().rss / 2**20)
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak_mb = max(self.peak_mb, psutil.Process().memory_info().rss / 2**20)
+
+
+def versions(frameworks) -> str:
+    import cflearn
+
+    parts = [f"cflearn {cflearn.__version__}", f"python {platform.python_version()}", f"numpy {np.__version__}"]
+    if "torch" in frameworks:
+        import torch
+
+        parts.append(f"torch {torch.__version__}")
+    if "keras" in frameworks:
+        import keras
+
+        parts.append(f"keras {keras.__version__} ({keras.backend.backend()})")
+    with contextlib.suppress(ImportError):
+        import surprise
+
+        parts.append(f"surprise {surprise.__version__}")
+    return ", ".join(parts)
+
+
+def machine() -> str:
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, {psutil.virtual_memory().total / 2**30:.0f} GB RAM"
+
+
+def _encode(train, test):
+    """Encoder fitted on train; test rows with an unseen user or item dropped (counted)."""
+    encoder = data.IdEncoder()
+    with contextlib.redirect_stdout(io.StringIO()):
+        train = encoder.fit_transform(train, name="train")
+        n_test = len(test)
+        test = encoder.transform(test, name="test")
+    return train, test, encoder, n_test - len(test)
+
+
+def splits(dataset: str):
+    """``[(split_name, raw_train, raw_test)]``: the course split, or ml-100k's u1-u5."""
+    if dataset == "ml-latest-small":
+        ratings, _ = data.load_movielens("ml-latest-small", progress=False)
+        train, valid = data.split_ratings(ratings, 0.2, seed=42)
+        return [("course", train, valid)]
+    if dataset == "ml-100k":
+        return [(f"u{k}", tr, te) for k, (tr, te) in enumerate(data.load_ml100k_folds(), start=1)]
+    raise ValueError(f"unknown dataset {dataset!r}; choose from {sorted(set(DATASET_NAMES))}.")
+
+
+def _row(dataset, split, model, framework, y_true, y_pred, seconds, n_train, n_epochs, peak_mb, device, n_dropped):
+    return {
+        "dataset": dataset, "split": split, "model": model, "framework": framework,
+        "rmse": metrics.rmse(y_true, y_pred), "mae": metrics.mae(y_true, y_pred), "train_seconds": seconds,
+        "ratings_per_s": n_train * n_epochs / seconds if seconds > 0 else math.nan,
+        "peak_rss_mb": peak_mb, "n_epochs": n_epochs, "n_train": n_train, "n_test": len(y_true),
+        "test_dropped_unseen": n_dropped, "device": device,
+    }
+
+
+def run_baseline(name, train, test):
+    model = baselines.GlobalMean() if name == "GlobalMean" else baselines.BiasBaseline()
+    with PeakMemory() as mem:
+        start = time.perf_counter()
+        model.fit(train)
+        seconds = time.perf_counter() - start
+    return model.predict(test), seconds, 1, mem.peak_mb
+
+
+def run_model(name, framework, train, test, encoder, n_epochs=None, device=None):
+    overrides = {"n_epochs": n_epochs} if n_epochs else {}
+    module = recipes._framework(framework)
+    with PeakMemory() as mem:
+        model, history = recipes.train(name, framework, train, None, encoder.n_users, encoder.n_items,
+                                       device=device, progress=False, **overrides)
+    pred = module.predict(model, test)
+    return pred, history.total_seconds, len(history), mem.peak_mb
+
+
+def run_surprise(name, train, test):
+    import surprise
+
+    algo = surprise.BaselineOnly(verbose=False) if name == "BaselineOnly" else surprise.SVD(random_state=42)
+    reader = surprise.Reader(rating_scale=(float(train.rating.min()), float(train.rating.max())))
+    trainset = surprise.Dataset.load_from_df(train[["userId", "movieId", "rating"]], reader).build_full_trainset()
+    with PeakMemory() as mem:
+        start = time.perf_counter()
+        algo.fit(trainset)
+        seconds = time.perf_counter() - start
+    pred = np.array([algo.predict(u, i).est for u, i in zip(test.userId, test.movieId)], dtype=np.float32)
+    return pred, seconds, 1 if name == "BaselineOnly" else algo.n_epochs, mem.peak_mb
+
+
+def surprise_available() -> bool:
+    try:
+        import surprise  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _device_names(frameworks, use_gpu):
+    from cflearn import device as cfdevice
+
+    dev = cfdevice.resolve(use_gpu, frameworks)
+    return dev, ("gpu" if dev.is_gpu else "cpu")
+
+
+def benchmark(datasets, models, frameworks, *, n_epochs=None, use_gpu=False, progress=True, log=print):
+    """Run everything; returns ``(rows DataFrame, notes list)``."""
+    notes = []
+    dev, device_name = _device_names(frameworks, use_gpu)
+    have_surprise = surprise_available()
+    if not have_surprise:
+        notes.append("Surprise: skipped (scikit-surprise is not installed; `pip install scikit-surprise` to compare).")
+    jobs = [("GlobalMean", "numpy"), ("BiasBaseline", "numpy")]
+    jobs += [(m, f) for m in models for f in frameworks]
+    if have_surprise:
+        jobs += [("BaselineOnly", "surprise"), ("SVD", "surprise")]
+    rows = []
+    for dataset in datasets:
+        folds = splits(dataset)
+        bar = tqdm(total=len(folds) * len(jobs), desc=f"bench {dataset}", disable=not progress)
+        for split, raw_train, raw_test in folds:
+            train, test, encoder, dropped = _encode(raw_train, raw_test)
+            for model, framework in jobs:
+                bar.set_postfix_str(f"{split} {model} ({framework})")
+                if framework == "numpy":
+                    pred, sec, ep, mem = run_baseline(model, train, test)
+                    where = "cpu"
+                elif framework == "surprise":
+                    pred, sec, ep, mem = run_surprise(model, train, test)
+                    where = "cpu"
+                else:
+                    device = dev.torch if framework == "torch" else dev.keras
+                    pred, sec, ep, mem = run_model(model, framework, train, test, encoder, n_epochs, device)
+                    where = device_name
+                rows.append(_row(dataset, split, model, framework, test.rating.to_numpy(), pred, sec, len(train),
+                                 ep, mem, where, dropped))
+                bar.update(1)
+        bar.close()
+    return pd.DataFrame(rows), notes
+
+
+def throughput(ratings, *, batch_sizes=(4096, 65536), n_epochs=2, device="cpu", progress=True):
+    """PyTorch ``DotProductBias`` training ratings per second on encoded ``ratings``, per batch size."""
+    encoder = data.IdEncoder()
+    with contextlib.redirect_stdout(io.StringIO()):
+        train = encoder.fit_transform(ratings)
+    out = []
+    for bs in batch_sizes:
+        _, history = recipes.train("DotProductBias", "torch", train, None, encoder.n_users, encoder.n_items,
+                                   device=device, progress=progress, n_epochs=n_epochs, batch_size=bs, lr=1e-2)
+        # the first epoch includes warm-up (allocations, kernel choice): report the best epoch
+        best = min(e["seconds"] for e in history.epochs)
+        out.append({"batch_size": bs, "n_ratings": len(train), "ratings_per_s": len(train) / best,
+                    "epoch_seconds": best, "device": str(device)})
+    return pd.DataFrame(out)
+
+
+def summarise(rows: pd.DataFrame) -> pd.DataFrame:
+    """One line per dataset x model x framework: mean (and std over folds) of each measure."""
+    keys = ["dataset", "model", "framework"]
+    order = {k: i for i, k in enumerate(dict.fromkeys(zip(rows.dataset, rows.model, rows.framework)))}
+    agg = rows.groupby(keys, sort=False).agg(
+        rmse=("rmse", "mean"), rmse_std=("rmse", "std"), mae=("mae", "mean"), train_seconds=("train_seconds", "mean"),
+        ratings_per_s=("ratings_per_s", "mean"), peak_rss_mb=("peak_rss_mb", "max"), n_epochs=("n_epochs", "first"),
+        device=("device", "first"), folds=("split", "count"),
+    ).reset_index()
+    agg["_order"] = [order[tuple(r)] for r in agg[keys].itertuples(index=False)]
+    return agg.sort_values("_order").drop(columns="_order").reset_index(drop=True)
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    cols = list(table.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for row in table.itertuples(index=False):
+        lines.append("| " + " | ".join(_fmt(v) for v in row) + " |")
+    return "\n".join(lines)
+
+
+def _fmt(v):
+    if isinstance(v, float):
+        if math.isnan(v):
+            return ""
+        if abs(v) >= 1000:
+            return f"{v:,.0f}"
+        return f"{v:.4f}" if abs(v) < 10 else f"{v:.1f}"
+    return str(v)
+
+
+def write_outputs(out: Path, rows: pd.DataFrame, notes, header: str, throughput_table=None) -> dict:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cflearn import plotting
+
+    out.mkdir(parents=True, exist_ok=True)
+    rows.to_csv(out / "results.csv", index=False)
+    summary = summarise(rows)
+    parts = [f"# cflearn benchmark\n\n{header}\n"]
+    for dataset, table in summary.groupby("dataset", sort=False):
+        folds = int(table.folds.max())
+        what = "course split (80/20, seed 42)" if folds == 1 else f"official folds u1-u{folds}: mean, std over folds"
+        shown = table.drop(columns=["dataset"] + ([] if folds > 1 else ["rmse_std", "folds"]))
+        parts.append(f"## {dataset}: {what}\n\n{_markdown(shown)}\n")
+    if throughput_table is not None and len(throughput_table):
+        parts.append(f"## Training throughput: PyTorch DotProductBias\n\n{_markdown(throughput_table)}\n")
+    parts += [f"- {n}" for n in notes]
+    (out / "results.md").write_text("\n".join(parts) + "\n")
+    first = summary[summary.dataset == summary.dataset.iloc[0]]
+    ax = plotting.compare(first.rename(columns={"train_seconds": "seconds"}),
+                          title=f"{first.dataset.iloc[0]}: validation RMSE against training time")
+    ax.figure.tight_layout()
+    ax.figure.savefig(out / "rmse_vs_time.png", dpi=120)
+    plt.close(ax.figure)
+    return {"csv": out / "results.csv", "md": out / "results.md", "png": out / "rmse_vs_time.png"}
+
+
+def _csv_list(text, allowed, what):
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    bad = [v for v in values if v not in allowed]
+    if bad or not values:
+        raise SystemExit(f"unknown {what} {bad or text!r}; choose from {', '.join(allowed)}")
+    return values
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cflearn.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", required=True, help="folder for results.md, results.csv, rmse_vs_time.png")
+    parser.add_argument("--quick", action="store_true", help="ml-latest-small only (unless --datasets says otherwise)")
+    parser.add_argument("--datasets", default=None, help="comma-separated: latest-small,ml-100k (default: both)")
+    parser.add_argument("--models", default=",".join(recipes.MODEL_NAMES), help="comma-separated model names")
+    parser.add_argument("--frameworks", default="torch,keras", help="comma-separated: torch,keras")
+    parser.add_argument("--n-epochs", type=int, default=None, help="override every recipe's n_epochs (smoke tests)")
+    parser.add_argument("--gpu", action="store_true", help="train on a GPU if one exists (default: CPU)")
+    parser.add_argument("--throughput", action="store_true", help="also measure CPU/GPU ratings/s on the first dataset")
+    parser.add_argument("--gpu-throughput", action="store_true", help="DotProductBias ratings/s on ml-25m, large batches, GPU")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+
+    datasets = args.datasets or ("latest-small" if args.quick else "latest-small,ml-100k")
+    datasets = [DATASET_NAMES[d] for d in _csv_list(datasets, list(DATASET_NAMES), "dataset")]
+    models = _csv_list(args.models, list(recipes.MODEL_NAMES), "model")
+    frameworks = _csv_list(args.frameworks, list(FRAMEWORKS), "framework")
+    if "keras" in frameworks:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    progress = not args.no_progress
+    header = f"Measured on {machine()}; {versions(frameworks)}; started {time.strftime('%Y-%m-%d %H:%M %Z')}."
+    print(header)
+    rows, notes = benchmark(datasets, models, frameworks, n_epochs=args.n_epochs, use_gpu=args.gpu, progress=progress)
+    tables = []
+    if args.throughput and "torch" in frameworks:
+        ratings, _ = data.load_movielens(datasets[0], progress=False) if datasets[0] != "ml-100k" else (
+            pd.concat(data.load_ml100k_folds()[0]), None)
+        dev, _ = _device_names(("torch",), args.gpu)
+        tables.append(throughput(ratings, device=dev.torch, progress=progress).assign(dataset=datasets[0]))
+    if args.gpu_throughput:
+        import torch
+
+        if torch.cuda.is_available():
+            ratings, _ = data.load_movielens("ml-25m", progress=progress)
+            tables.append(throughput(ratings, batch_sizes=(65536, 262144, 1048576), device=torch.device("cuda"),
+                                     progress=progress).assign(dataset="ml-25m"))
+        else:
+            notes.append("GPU throughput: skipped (no CUDA GPU on this machine).")
+            print("GPU throughput: skipped (no CUDA GPU on this machine).")
+    files = write_outputs(Path(args.out), rows, notes, header, pd.concat(tables) if tables else None)
+    print(summarise(rows)[["dataset", "model", "framework", "rmse", "rmse_std", "mae", "train_seconds"]].to_string(index=False))
+    for note in notes:
+        print(note)
+    print("wrote " + ", ".join(str(p) for p in files.values()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

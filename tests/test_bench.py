@@ -1,0 +1,71 @@
+"""cflearn.bench: a quick run writes consistent outputs (no timing asserted)."""
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("torch")
+
+from cflearn import bench, data  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    try:
+        data.load_movielens("ml-latest-small", progress=False)
+    except Exception as err:  # noqa: BLE001 - offline machine without the mirror
+        pytest.skip(f"ml-latest-small is not available here: {err}")
+    out = tmp_path_factory.mktemp("bench")
+    rc = bench.main(["--quick", "--models", "DotProduct,DotProductBias", "--frameworks", "torch",
+                     "--n-epochs", "1", "--no-progress", "--out", str(out)])
+    assert rc == 0
+    return out
+
+
+def test_quick_run_writes_the_three_outputs(quick_run):
+    for name in ("results.csv", "results.md", "rmse_vs_time.png"):
+        assert (quick_run / name).stat().st_size > 0, name
+    assert (quick_run / "rmse_vs_time.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_rows_are_consistent_with_the_run(quick_run):
+    rows = pd.read_csv(quick_run / "results.csv")
+    assert list(zip(rows.model, rows.framework)) == [
+        ("GlobalMean", "numpy"), ("BiasBaseline", "numpy"), ("DotProduct", "torch"), ("DotProductBias", "torch")]
+    assert (rows.dataset == "ml-latest-small").all() and (rows.split == "course").all()
+    assert rows.n_test.nunique() == 1 and rows.n_train.nunique() == 1  # everyone on the same split
+    assert (rows.mae <= rows.rmse + 1e-12).all() and (rows.rmse > 0).all()
+    assert rows.set_index("model").loc[["DotProduct", "DotProductBias"], "n_epochs"].eq(1).all()
+    assert np.allclose(rows.ratings_per_s, rows.n_train * rows.n_epochs / rows.train_seconds)
+    assert (rows.peak_rss_mb > 10).all()
+    gm, bias = rows.set_index("model").loc[["GlobalMean", "BiasBaseline"], "rmse"]
+    assert bias < gm  # biases beat the global mean
+
+
+def test_markdown_names_every_row_and_the_skips(quick_run):
+    md = (quick_run / "results.md").read_text()
+    assert "ml-latest-small" in md and "Measured on" in md
+    for model in ("GlobalMean", "BiasBaseline", "DotProduct", "DotProductBias"):
+        assert f"| {model} |" in md
+    if not bench.surprise_available():
+        assert "Surprise: skipped" in md
+
+
+def test_summary_gives_mean_and_spread_over_folds():
+    rows = pd.DataFrame({
+        "dataset": ["ml-100k"] * 4, "split": ["u1", "u2", "u1", "u2"], "model": ["A", "A", "B", "B"],
+        "framework": ["torch"] * 4, "rmse": [0.9, 1.0, 0.8, 0.8], "mae": [0.7] * 4, "train_seconds": [1.0] * 4,
+        "ratings_per_s": [10.0] * 4, "peak_rss_mb": [100, 120, 90, 95], "n_epochs": [3] * 4, "device": ["cpu"] * 4,
+    })
+    summary = bench.summarise(rows)
+    assert list(summary.model) == ["A", "B"] and list(summary.folds) == [2, 2]
+    assert summary.rmse.tolist() == pytest.approx([0.95, 0.8])
+    assert summary.rmse_std.tolist() == pytest.approx([np.std([0.9, 1.0], ddof=1), 0.0])
+    assert summary.peak_rss_mb.tolist() == [120, 95]
+
+
+def test_unknown_names_are_refused():
+    with pytest.raises(SystemExit, match="unknown model"):
+        bench.main(["--models", "Nope", "--out", os.devnull])
