@@ -90,8 +90,9 @@ def compare(table, *, x: str = "seconds", y: str = "rmse", label: str = "label",
     if label not in table.columns:
         if "model" not in table.columns:
             raise ValueError(f"the table needs a {label!r} or 'model' column; it has {list(table.columns)}.")
-        fw = table["framework"].fillna("") if "framework" in table.columns else ""
-        table = table.assign(**{label: table["model"] + (" (" + fw + ")").where(fw != "", "")})
+        fw = table["framework"].fillna("").astype(str).replace("-", "") if "framework" in table.columns else None
+        names = table["model"].astype(str)
+        table = table.assign(**{label: names if fw is None else names + (" (" + fw + ")").where(fw != "", "")})
     for col in (x, y):
         if col not in table.columns:
             raise ValueError(f"the table has no column {col!r}; it has {list(table.columns)}.")
