@@ -160,3 +160,10 @@ def test_weights_round_trip_and_device_string():
     assert np.allclose(cft.predict(model, df, device="cpu"), cft.predict(other, df, batch_size=7), atol=1e-6)
     with pytest.raises(ValueError, match="weight names differ"):
         cft.set_weights(cft.DotProduct(12, 15, n_factors=4), w)
+
+
+def test_asking_for_a_missing_gpu_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        cft.fit(cft.DotProduct(12, 15, n_factors=4), frame(), lr=0.01, n_epochs=1, batch_size=64, device="cuda",
+                progress=False)

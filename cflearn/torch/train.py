@@ -25,8 +25,13 @@ def _device(device, model) -> torch.device:
     if device is None:
         param = next(model.parameters(), None)
         return param.device if param is not None else torch.device("cpu")
-    device = getattr(device, "torch", device)  # accept dev = cflearn.device.setup(...)
-    return torch.device(device)
+    device = torch.device(getattr(device, "torch", device))  # accept dev = cflearn.device.setup(...)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device {str(device)!r} was asked for but no CUDA GPU is available; pass the device from "
+            "cflearn.device.setup(USE_GPU), which falls back to the CPU, or device='cpu'."
+        )
+    return device
 
 
 def _tensors(data, model, device, *, need_rating=True, name="train"):
