@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 .PHONY: lab test setup lessons bench clean
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=. lessons/
+	$(BIN)/jupyter lab lessons/
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -66,7 +66,11 @@ def _links(markdown):
 def _make_n(*args):
     if not shutil.which("make"):
         pytest.skip("make is not installed")
-    done = subprocess.run(["make", "-n", *args], cwd=REPO, capture_output=True, text=True)
+    # Run as a top-level make even when the suite itself runs under `make test`: a nested make
+    # inherits MAKELEVEL/MAKEFLAGS and prints "Entering directory" lines around the recipe.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+    done = subprocess.run(["make", "--no-print-directory", "-n", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
