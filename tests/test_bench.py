@@ -32,8 +32,10 @@ def test_quick_run_writes_the_three_outputs(quick_run):
 
 def test_rows_are_consistent_with_the_run(quick_run):
     rows = pd.read_csv(quick_run / "results.csv")
+    surprise = [("BaselineOnly", "surprise"), ("SVD", "surprise")] if bench.surprise_available() else []
     assert list(zip(rows.model, rows.framework)) == [
-        ("GlobalMean", "numpy"), ("BiasBaseline", "numpy"), ("DotProduct", "torch"), ("DotProductBias", "torch")]
+        ("GlobalMean", "numpy"), ("BiasBaseline", "numpy"), ("DotProduct", "torch"), ("DotProductBias", "torch"),
+        *surprise]
     assert (rows.dataset == "ml-latest-small").all() and (rows.split == "course").all()
     assert rows.n_test.nunique() == 1 and rows.n_train.nunique() == 1  # everyone on the same split
     assert (rows.mae <= rows.rmse + 1e-12).all() and (rows.rmse > 0).all()
@@ -51,6 +53,19 @@ def test_markdown_names_every_row_and_the_skips(quick_run):
         assert f"| {model} |" in md
     if not bench.surprise_available():
         assert "Surprise: skipped" in md
+
+
+def test_surprise_runs_beside_ours_on_the_same_rows(quick_run):
+    if not bench.surprise_available():
+        pytest.skip("scikit-surprise is not installed (pip install -e '.[bench]')")
+    rows = pd.read_csv(quick_run / "results.csv").set_index(["model", "framework"])
+    # Surprise's BaselineOnly fits the same model as our BiasBaseline (mean + regularised user and
+    # item biases, by alternating least squares) with its own shrinkage: close, not identical.
+    ours, theirs = rows.loc[("BiasBaseline", "numpy")], rows.loc[("BaselineOnly", "surprise")]
+    assert theirs.n_test == ours.n_test and theirs.n_train == ours.n_train
+    assert abs(theirs.rmse - ours.rmse) < 0.02, (theirs.rmse, ours.rmse)
+    assert rows.loc[("SVD", "surprise"), "rmse"] < rows.loc[("GlobalMean", "numpy"), "rmse"]
+    assert rows.loc[("SVD", "surprise"), "n_epochs"] == 20  # Surprise's default
 
 
 def test_summary_gives_mean_and_spread_over_folds():
