@@ -164,3 +164,36 @@ def encoded_arrays(data, n_users: int, n_items: int, *, need_rating: bool = True
         if bad:
             raise ValueError(f"{name}: {bad:,} rating(s) are NaN or infinite; drop or fix those rows before training.")
     return user, item, rating
+
+
+_FRAMEWORK_NAMES = {"torch": "PyTorch", "keras": "Keras"}
+
+
+def framework_of(model, expected: str) -> None:
+    """Refuse a model built with the other framework, naming the ``fit``/``predict`` that takes it.
+
+    Lessons import both ``cflearn.torch`` and ``cflearn.keras``, so handing one framework's model
+    to the other's helper is an easy slip; without this it fails deep inside with an
+    ``AttributeError``. Only frameworks already imported are asked (importing one is slow).
+    """
+    import sys
+
+    keras, torch = sys.modules.get("keras"), sys.modules.get("torch")
+    # Keras first: under KERAS_BACKEND=torch a keras.Model is also a torch.nn.Module.
+    if keras is not None and isinstance(model, keras.Model):
+        actual = "keras"
+    elif torch is not None and isinstance(model, torch.nn.Module):
+        actual = "torch"
+    else:
+        actual = None
+    if actual == expected:
+        return
+    if actual is None:
+        raise TypeError(
+            f"cflearn.{expected} trains {_FRAMEWORK_NAMES[expected]} models, got a {type(model).__name__}; "
+            f"build one first, for example cflearn.{expected}.DotProductBias(n_users, n_items)."
+        )
+    raise TypeError(
+        f"{type(model).__name__} is a {_FRAMEWORK_NAMES[actual]} model, but this is cflearn.{expected}; "
+        f"use cflearn.{actual}.fit and cflearn.{actual}.predict for it."
+    )

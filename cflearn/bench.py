@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import io
 import math
 import os
@@ -29,7 +30,7 @@ import pandas as pd
 import psutil
 from tqdm.auto import tqdm
 
-from cflearn import baselines, data, metrics, recipes
+from cflearn import baselines, data, metrics, peers, recipes
 
 DATASET_NAMES = {"latest-small": "ml-latest-small", "ml-latest-small": "ml-latest-small", "ml-100k": "ml-100k"}
 FRAMEWORKS = ("torch", "keras")
@@ -104,13 +105,14 @@ def splits(dataset: str):
     raise ValueError(f"unknown dataset {dataset!r}; choose from {sorted(set(DATASET_NAMES))}.")
 
 
-def _row(dataset, split, model, framework, y_true, y_pred, seconds, n_train, n_epochs, peak_mb, device, n_dropped):
+def _row(dataset, split, model, framework, y_true, y_pred, seconds, n_train, n_epochs, peak_mb, device, n_dropped,
+         settings=""):
     return {
         "dataset": dataset, "split": split, "model": model, "framework": framework,
         "rmse": metrics.rmse(y_true, y_pred), "mae": metrics.mae(y_true, y_pred), "train_seconds": seconds,
         "ratings_per_s": n_train * n_epochs / seconds if seconds > 0 else math.nan,
         "peak_rss_mb": peak_mb, "n_epochs": n_epochs, "n_train": n_train, "n_test": len(y_true),
-        "test_dropped_unseen": n_dropped, "device": device,
+        "test_dropped_unseen": n_dropped, "device": device, "settings": settings,
     }
 
 
@@ -123,36 +125,62 @@ def run_baseline(name, train, test):
     return model.predict(test), seconds, 1, mem.peak_mb
 
 
-def run_model(name, framework, train, test, encoder, n_epochs=None, device=None):
-    overrides = {"n_epochs": n_epochs} if n_epochs else {}
-    module = recipes._framework(framework)
+def run_scratch(train, test):
+    """Lesson 08's NumPy ``BiasedMF`` with its defaults."""
+    from cflearn import scratch
+
+    model = scratch.BiasedMF()
     with PeakMemory() as mem:
-        model, history = recipes.train(name, framework, train, None, encoder.n_users, encoder.n_items,
-                                       device=device, progress=False, **overrides)
-    pred = module.predict(model, test)
-    return pred, history.total_seconds, len(history), mem.peak_mb
+        start = time.perf_counter()
+        model.fit(train)
+        seconds = time.perf_counter() - start
+    return model.predict(test).astype(np.float32), seconds, model.n_epochs, mem.peak_mb
+
+
+def split_recipe(name, raw_train, tune=True):
+    """``(recipe, settings)`` for model ``name`` on one split.
+
+    With ``tune``, ``recipes.tune`` searches ``recipes.TUNING_GRIDS[name]`` on an inner split of
+    this split's own training part (never its test rows; on ml-100k each fold is tuned on its
+    own ``uK.base``, since u1.base holds the test rows of u2-u5), with PyTorch; both frameworks
+    then train with that recipe. Without ``tune``, ``recipes.RECIPES[name]`` as it stands.
+    """
+    recipe = dict(recipes.RECIPES[name])
+    if tune:
+        grid = recipes.TUNING_GRIDS[name]
+        best = recipes.tune(name, grid, raw_train, progress=False).iloc[0]
+        recipe.update({k: best[k].item() if hasattr(best[k], "item") else best[k] for k in grid})
+        settings = " ".join(f"{k}={recipe[k]}" for k in grid)
+    else:
+        settings = "recipe"
+    return recipe, settings
+
+
+def run_model(name, framework, train, test, encoder, recipe, seeds=(42,), device=None):
+    """Train ``name`` once per seed; returns ``(predictions per seed, seconds, epochs, peak MB)``."""
+    module = importlib.import_module(f"cflearn.{framework}")
+    preds, seconds = [], []
+    with PeakMemory() as mem:
+        for seed in seeds:
+            model, history = recipes.train(name, framework, train, None, encoder.n_users, encoder.n_items, recipe,
+                                           seed=seed, device=device, progress=False)
+            preds.append(module.predict(model, test))
+            seconds.append(history.total_seconds)
+    return preds, float(np.mean(seconds)), len(history), mem.peak_mb
 
 
 def run_surprise(name, train, test):
-    import surprise
-
-    algo = surprise.BaselineOnly(verbose=False) if name == "BaselineOnly" else surprise.SVD(random_state=42)
-    reader = surprise.Reader(rating_scale=(float(train.rating.min()), float(train.rating.max())))
-    trainset = surprise.Dataset.load_from_df(train[["userId", "movieId", "rating"]], reader).build_full_trainset()
+    rating_scale = (float(train.rating.min()), float(train.rating.max()))
     with PeakMemory() as mem:
         start = time.perf_counter()
-        algo.fit(trainset)
+        pred, settings = peers.fit_predict(name, train, test, rating_scale)
         seconds = time.perf_counter() - start
-    pred = np.array([algo.predict(u, i).est for u, i in zip(test.userId, test.movieId)], dtype=np.float32)
-    return pred, seconds, 1 if name == "BaselineOnly" else algo.n_epochs, mem.peak_mb
+    n_epochs = settings.get("n_epochs", 20 if name in ("SVD", "SVDpp") else 1)
+    return pred, seconds, n_epochs, mem.peak_mb, " ".join(f"{k}={v}" for k, v in settings.items())
 
 
 def surprise_available() -> bool:
-    try:
-        import surprise  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return peers.available()
 
 
 def _device_names(frameworks, use_gpu):
@@ -162,37 +190,56 @@ def _device_names(frameworks, use_gpu):
     return dev, ("gpu" if dev.is_gpu else "cpu")
 
 
-def benchmark(datasets, models, frameworks, *, n_epochs=None, use_gpu=False, progress=True, log=print):
-    """Run everything; returns ``(rows DataFrame, notes list)``."""
+def benchmark(datasets, models, frameworks, *, tune=True, ensemble=1, scratch=True, surprise=None, n_epochs=None,
+              use_gpu=False, progress=True):
+    """Run everything; returns ``(rows DataFrame, notes list)``.
+
+    Every model is scored on the same test rows: those whose user and film occur in the split's
+    training part (the others are counted in ``test_dropped_unseen``). ``ensemble`` > 1 adds, per
+    model and framework, a row for the mean prediction of that many seeds (42, 43, ...).
+    """
     notes = []
     dev, device_name = _device_names(frameworks, use_gpu)
-    have_surprise = surprise_available()
-    if not have_surprise:
+    surprise_models = peers.SURPRISE_MODELS if surprise is None else tuple(surprise)
+    if surprise_models and not peers.available():
         notes.append("Surprise: skipped (scikit-surprise is not installed; `pip install scikit-surprise` to compare).")
-    jobs = [("GlobalMean", "numpy"), ("BiasBaseline", "numpy")]
+        surprise_models = ()
+    jobs = [("GlobalMean", "numpy"), ("BiasBaseline", "numpy")] + ([("BiasedMF", "numpy")] if scratch else [])
     jobs += [(m, f) for m in models for f in frameworks]
-    if have_surprise:
-        jobs += [("BaselineOnly", "surprise"), ("SVD", "surprise")]
+    jobs += [(m, "surprise") for m in surprise_models]
+    seeds = tuple(range(42, 42 + max(1, ensemble)))
     rows = []
     for dataset in datasets:
         folds = splits(dataset)
         bar = tqdm(total=len(folds) * len(jobs), desc=f"bench {dataset}", disable=not progress)
         for split, raw_train, raw_test in folds:
             train, test, encoder, dropped = _encode(raw_train, raw_test)
+            y = test.rating.to_numpy()
+            chosen = {}
             for model, framework in jobs:
                 bar.set_postfix_str(f"{split} {model} ({framework})")
-                if framework == "numpy":
+                settings, where = "", "cpu"
+                if model in ("GlobalMean", "BiasBaseline"):
                     pred, sec, ep, mem = run_baseline(model, train, test)
-                    where = "cpu"
+                elif model == "BiasedMF":
+                    pred, sec, ep, mem = run_scratch(train, test)
+                    settings = "lesson 08 defaults"
                 elif framework == "surprise":
-                    pred, sec, ep, mem = run_surprise(model, train, test)
-                    where = "cpu"
+                    pred, sec, ep, mem, settings = run_surprise(model, raw_train, test)
                 else:
+                    if model not in chosen:
+                        chosen[model] = split_recipe(model, raw_train, tune)
+                    recipe, settings = chosen[model]
+                    recipe = {**recipe, "n_epochs": n_epochs or recipe["n_epochs"]}
                     device = dev.torch if framework == "torch" else dev.keras
-                    pred, sec, ep, mem = run_model(model, framework, train, test, encoder, n_epochs, device)
-                    where = device_name
-                rows.append(_row(dataset, split, model, framework, test.rating.to_numpy(), pred, sec, len(train),
-                                 ep, mem, where, dropped))
+                    preds, sec, ep, mem = run_model(model, framework, train, test, encoder, recipe, seeds, device)
+                    pred, where = preds[0], device_name
+                    if len(preds) > 1:
+                        rows.append(_row(dataset, split, f"{model} x{len(preds)} seeds", framework, y,
+                                         np.mean(preds, axis=0), sec * len(preds), len(train), ep * len(preds), mem,
+                                         where, dropped, settings))
+                rows.append(_row(dataset, split, model, framework, y, pred, sec, len(train), ep, mem, where, dropped,
+                                 settings))
                 bar.update(1)
         bar.close()
     return pd.DataFrame(rows), notes
@@ -291,6 +338,13 @@ def main(argv=None) -> int:
     parser.add_argument("--models", default=",".join(recipes.MODEL_NAMES), help="comma-separated model names")
     parser.add_argument("--frameworks", default="torch,keras", help="comma-separated: torch,keras")
     parser.add_argument("--n-epochs", type=int, default=None, help="override every recipe's n_epochs (smoke tests)")
+    parser.add_argument("--no-tune", action="store_true",
+                        help="train RECIPES as they stand instead of tuning each split on its own training part")
+    parser.add_argument("--ensemble", type=int, default=1, metavar="N",
+                        help="also report the mean prediction of N seeds for each model (default 1: none)")
+    parser.add_argument("--surprise", default=",".join(peers.SURPRISE_MODELS),
+                        help="comma-separated Surprise models to run beside ours, or 'none'")
+    parser.add_argument("--no-scratch", action="store_true", help="leave out lesson 08's NumPy BiasedMF")
     parser.add_argument("--gpu", action="store_true", help="train on a GPU if one exists (default: CPU)")
     parser.add_argument("--throughput", action="store_true", help="also measure CPU/GPU ratings/s on the first dataset")
     parser.add_argument("--gpu-throughput", action="store_true", help="DotProductBias ratings/s on ml-25m, large batches, GPU")
@@ -306,7 +360,10 @@ def main(argv=None) -> int:
     progress = not args.no_progress
     header = f"Measured on {machine()}; {versions(frameworks)}; started {time.strftime('%Y-%m-%d %H:%M %Z')}."
     print(header)
-    rows, notes = benchmark(datasets, models, frameworks, n_epochs=args.n_epochs, use_gpu=args.gpu, progress=progress)
+    surprise = [] if args.surprise == "none" else _csv_list(args.surprise, list(peers.SURPRISE_MODELS), "Surprise model")
+    rows, notes = benchmark(datasets, models, frameworks, tune=not args.no_tune, ensemble=args.ensemble,
+                            scratch=not args.no_scratch, surprise=surprise, n_epochs=args.n_epochs, use_gpu=args.gpu,
+                            progress=progress)
     tables = []
     if args.throughput and "torch" in frameworks:
         ratings, _ = data.load_movielens(datasets[0], progress=False) if datasets[0] != "ml-100k" else (

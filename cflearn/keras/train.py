@@ -8,18 +8,44 @@ same ``History`` the PyTorch helper returns. Introduced in lesson 03.
 from __future__ import annotations
 
 import contextlib
+import random
 import time
 
 import keras
 import numpy as np
 from tqdm.auto import tqdm
 
-from cflearn import _inputs
+from cflearn import _inputs, optim
 from cflearn.history import History
 
-__all__ = ["fit", "predict", "HistoryCallback", "AdamW"]
+__all__ = ["fit", "predict", "HistoryCallback", "AdamW", "StepSchedule"]
+
+# Steps Keras runs inside one compiled call: small batches spend most of their time in
+# Python between steps otherwise (measured: several times slower per epoch at batch 64).
+_STEPS_PER_EXECUTION = 64
 
 
+@keras.saving.register_keras_serializable(package="cflearn")
+class StepSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """The learning rate of each optimiser step, looked up in a table from ``cflearn.optim.lr_schedule``.
+
+    The PyTorch helper reads the same table, so both frameworks use identical rates.
+    """
+
+    def __init__(self, rates):
+        self.rates = [float(r) for r in rates]
+        self._table = np.asarray(self.rates, dtype=np.float32)
+
+    def __call__(self, step):
+        last = len(self.rates) - 1
+        index = keras.ops.minimum(keras.ops.cast(step, "int32"), last)  # Keras counts steps from 0
+        return keras.ops.take(keras.ops.convert_to_tensor(self._table), index)
+
+    def get_config(self):
+        return {"rates": self.rates}
+
+
+@keras.saving.register_keras_serializable(package="cflearn")
 class AdamW(keras.optimizers.AdamW):
     """``keras.optimizers.AdamW`` that first sums an embedding's gradient into a dense table.
 
@@ -30,10 +56,8 @@ class AdamW(keras.optimizers.AdamW):
     duplicates first makes both frameworks take the same step.
     """
 
-    def apply(self, grads, trainable_variables=None):
-        variables = self._trainable_variables if trainable_variables is None else trainable_variables
-        grads = [_dense(g, v) for g, v in zip(grads, variables)]
-        return super().apply(grads, trainable_variables)
+    def apply_gradients(self, grads_and_vars):
+        return super().apply_gradients([(_dense(g, v), v) for g, v in grads_and_vars])
 
 
 def _dense(grad, variable):
@@ -91,30 +115,67 @@ def _xy(data, model, *, need_rating=True, name="train"):
 
 
 def fit(model, train, valid=None, *, lr: float, n_epochs: int, batch_size: int, weight_decay: float = 0.0,
-        device=None, seed: int = 42, progress: bool = True) -> History:
+        schedule: str = "one_cycle", device=None, seed: int = 42, progress: bool = True) -> History:
     """Train ``model`` with Keras's ``compile``/``fit`` (AdamW, mean squared error); returns a ``History``.
 
-    Arguments and the returned ``History`` mean the same as in ``cflearn.torch.fit``:
-    ``weight_decay`` is decoupled (``keras.optimizers.AdamW``), the training loss is the epoch's
-    mean MSE (no regulariser), the validation RMSE comes from predictions on the rating scale
-    (Keras's ``RootMeanSquaredError`` metric on ``valid``). ``device`` is a Keras device string
-    such as "cpu" or "gpu:0" (or a ``cflearn.device.Device``). ``seed`` goes to
-    ``keras.utils.set_random_seed``, so a rerun on the CPU gives the same numbers.
+    Parameters
+    ----------
+    model : keras.Model
+        One of the ``cflearn.keras`` models (anything with ``n_users``, ``n_items`` and
+        ``call(inputs) -> (batch,)`` on a ``(batch, 2)`` array of user and item indices works).
+    train, valid : DataFrame
+        Encoded frames with columns ``user``, ``item``, ``rating``; ``valid`` is optional.
+    lr, n_epochs, batch_size : float, int, int
+        Peak learning rate, passes over ``train``, rows per step.
+    weight_decay : float
+        Decoupled weight decay (``keras.optimizers.AdamW``): each step shrinks every weight by
+        ``lr * weight_decay``, where ``lr`` is that step's rate.
+    schedule : {"one_cycle", "constant"}
+        How the rate changes from step to step (``cflearn.optim.lr_schedule``).
+    device : str or cflearn.device.Device, optional
+        A Keras device string such as "cpu" or "gpu:0"; default: Keras's choice.
+    seed : int
+        Seeds the shuffling and dropout (``keras.utils.set_random_seed``), so a rerun on the CPU
+        gives the same numbers. Python's and NumPy's global random states are restored afterwards.
+    progress : bool
+        Show a progress bar (one step per epoch) with the latest loss and validation RMSE.
+
+    Returns
+    -------
+    History
+        Per epoch: the mean training MSE over the epoch's batches (no regulariser), the validation
+        RMSE from predictions on the rating scale (Keras's ``RootMeanSquaredError`` metric on
+        ``valid``; NaN without it) and the training seconds (validation not included).
 
     Introduced in lesson 03.
     """
     _inputs.train_args(lr, n_epochs, batch_size, weight_decay)
+    _inputs.framework_of(model, "keras")
     x, y = _xy(train, model)
     validation = _xy(valid, model, name="valid") if valid is not None else None
-    keras.utils.set_random_seed(seed)  # shuffling and dropout
+    rates = optim.lr_schedule(lr, optim.n_steps(len(y), batch_size, n_epochs), schedule)
     history = History("keras", type(model).__name__, n_ratings=len(y))
-    with _device_scope(device):
-        # epsilon as in torch.optim.AdamW, so the two frameworks take the same steps
-        optimizer = AdamW(learning_rate=lr, weight_decay=weight_decay, epsilon=1e-8)
-        model.compile(optimizer=optimizer, loss="mse", metrics=[keras.metrics.RootMeanSquaredError(name="rmse")])
+    with _device_scope(device), _restored_global_rngs():
+        keras.utils.set_random_seed(seed)  # shuffling and dropout
+        beta_1, beta_2 = optim.BETAS
+        optimizer = AdamW(learning_rate=StepSchedule(rates), weight_decay=weight_decay, beta_1=beta_1, beta_2=beta_2,
+                          epsilon=optim.EPS)
+        model.compile(optimizer=optimizer, loss="mse", metrics=[keras.metrics.RootMeanSquaredError(name="rmse")],
+                      steps_per_execution=_STEPS_PER_EXECUTION)
         model.fit(x, y, validation_data=validation, epochs=n_epochs, batch_size=batch_size, shuffle=True,
                   verbose=0, callbacks=[HistoryCallback(history, n_epochs, progress)])
     return history
+
+
+@contextlib.contextmanager
+def _restored_global_rngs():
+    """Put Python's and NumPy's global random states back after the block (Keras's seeding sets them)."""
+    py_state, np_state = random.getstate(), np.random.get_state()
+    try:
+        yield
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
 
 
 def predict(model, df, batch_size: int = 8192, device=None) -> np.ndarray:
@@ -126,6 +187,7 @@ def predict(model, df, batch_size: int = 8192, device=None) -> np.ndarray:
     Introduced in lesson 03.
     """
     _inputs.positive_int(batch_size, "batch_size")
+    _inputs.framework_of(model, "keras")
     x, _ = _xy(df, model, need_rating=False, name="df")
     with _device_scope(device):
         pred = model.predict(x, batch_size=batch_size, verbose=0)

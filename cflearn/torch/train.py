@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from cflearn import _inputs
+from cflearn import _inputs, optim
 from cflearn.history import History
 
 __all__ = ["fit", "predict"]
@@ -72,7 +72,7 @@ def _predict_tensors(model, user, item, batch_size):
 
 
 def fit(model, train, valid=None, *, lr: float, n_epochs: int, batch_size: int, weight_decay: float = 0.0,
-        device=None, seed: int = 42, progress: bool = True) -> History:
+        schedule: str = "one_cycle", device=None, seed: int = 42, progress: bool = True) -> History:
     """Train ``model`` with AdamW on mean squared error; returns a ``History``.
 
     Parameters
@@ -83,13 +83,17 @@ def fit(model, train, valid=None, *, lr: float, n_epochs: int, batch_size: int, 
     train, valid : DataFrame
         Encoded frames with columns ``user``, ``item``, ``rating``; ``valid`` is optional.
     lr, n_epochs, batch_size : float, int, int
-        Learning rate, passes over ``train``, rows per step.
+        Peak learning rate, passes over ``train``, rows per step.
     weight_decay : float
-        Decoupled weight decay (AdamW): each step shrinks every weight by ``lr * weight_decay``.
+        Decoupled weight decay (AdamW): each step shrinks every weight by ``lr * weight_decay``,
+        where ``lr`` is that step's rate.
+    schedule : {"one_cycle", "constant"}
+        How the rate changes from step to step (``cflearn.optim.lr_schedule``).
     device : torch.device, str or cflearn.device.Device, optional
         Where to train; default: where the model already is.
     seed : int
-        Seeds the shuffling and dropout, so a rerun on the CPU gives the same numbers.
+        Seeds the shuffling and dropout, so a rerun on the CPU gives the same numbers. PyTorch's
+        global random state is restored afterwards, so code after ``fit`` draws what it would have.
     progress : bool
         Show a progress bar (one step per epoch) with the latest loss and validation RMSE.
 
@@ -103,33 +107,41 @@ def fit(model, train, valid=None, *, lr: float, n_epochs: int, batch_size: int, 
     Introduced in lesson 03.
     """
     _inputs.train_args(lr, n_epochs, batch_size, weight_decay)
+    _inputs.framework_of(model, "torch")
     device = _device(device, model)
     user, item, rating = _tensors(train, model, device)  # checked before the model moves
     valid_tensors = _tensors(valid, model, device, name="valid") if valid is not None else None
+    rates = optim.lr_schedule(lr, optim.n_steps(len(rating), batch_size, n_epochs), schedule).tolist()
     model.to(device)
-    torch.manual_seed(seed)  # dropout masks
     generator = torch.Generator().manual_seed(seed)  # shuffling, on the CPU so it is the same everywhere
     # The fused kernel updates all weights in one pass: several times faster for large embedding tables.
     fused = {"fused": True} if device.type in ("cpu", "cuda") else {}
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, **fused)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=rates[0], betas=optim.BETAS, eps=optim.EPS,
+                                  weight_decay=weight_decay, **fused)
     history = History("torch", type(model).__name__, n_ratings=len(rating))
     bar = tqdm(range(1, n_epochs + 1), desc=f"{type(model).__name__} (torch)", unit="epoch", disable=not progress, leave=True)
-    with _cpu_threads(device, batch_size):
+    cuda = [device] if device.type == "cuda" else []
+    with _cpu_threads(device, batch_size), torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(seed)  # dropout masks; fork_rng puts the global state back afterwards
         for epoch in bar:
-            _epoch(model, optimizer, user, item, rating, generator, batch_size, device, valid_tensors, history, bar, epoch)
+            _epoch(model, optimizer, rates, user, item, rating, generator, batch_size, device, valid_tensors, history,
+                   bar, epoch)
     bar.close()
     return history
 
 
-def _epoch(model, optimizer, user, item, rating, generator, batch_size, device, valid_tensors, history, bar, epoch):
+def _epoch(model, optimizer, rates, user, item, rating, generator, batch_size, device, valid_tensors, history, bar, epoch):
     """One pass over the shuffled training rows, then validation; appends to ``history``."""
     n = len(rating)
+    step = (epoch - 1) * ((n + batch_size - 1) // batch_size)
     start = time.perf_counter()
     model.train()
     order = torch.randperm(n, generator=generator).to(device)
     total = torch.zeros((), device=device)
     for s in range(0, n, batch_size):
         batch = order[s : s + batch_size]
+        optimizer.param_groups[0]["lr"] = rates[step]
+        step += 1
         loss = torch.nn.functional.mse_loss(model(user[batch], item[batch]), rating[batch])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -154,6 +166,7 @@ def predict(model, df, batch_size: int = 8192, device=None) -> np.ndarray:
     Introduced in lesson 03.
     """
     _inputs.positive_int(batch_size, "batch_size")
+    _inputs.framework_of(model, "torch")
     device = _device(device, model)
     user, item = _tensors(df, model, device, need_rating=False, name="df")
     model.to(device)
