@@ -53,7 +53,7 @@ def load_movielens(name="ml-latest-small", *, progress=True):
     Introduced in lesson 00.
     """
     info = check_name(name)
-    folder = dataset_dir(name, progress=progress)
+    folder = dataset_dir(name, progress=progress, files=info["files"])
     if info["format"] == "csv":
         ratings = pd.read_csv(folder / "ratings.csv", dtype=RATING_DTYPES)[RATING_COLUMNS]
         movies = pd.read_csv(folder / "movies.csv", dtype={"movieId": "int64"}, encoding="utf-8")
@@ -72,7 +72,8 @@ def load_ml100k_folds(*, progress=True):
 
     Each frame has the same columns as ``load_movielens`` ratings. Introduced in lesson 09.
     """
-    folder = dataset_dir("ml-100k", progress=progress)
+    names = [f"u{k}.{part}" for k in range(1, 6) for part in ("base", "test")]
+    folder = dataset_dir("ml-100k", progress=progress, files=names)
     return [(_read_100k(folder / f"u{k}.base"), _read_100k(folder / f"u{k}.test")) for k in range(1, 6)]
 
 
