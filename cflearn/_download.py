@@ -396,18 +396,51 @@ def _offline_message(name, cache, err, damage=""):
 DOWNLOADER = None
 
 
+class _Bar:
+    """The progress-bar object pooch drives (``total``, ``update``, ``reset``, ``close``).
+
+    The ``tqdm.auto`` bar (a widget in Jupyter, text in a terminal, no fixed width) is made
+    once pooch knows the size; a tqdm bar itself cannot be handed to pooch before that,
+    because pooch tests it for truth and a bar without a total refuses that test.
+    """
+
+    def __init__(self, desc):
+        self.desc, self.bar = desc, None
+
+    @property
+    def total(self):
+        return self.bar.total if self.bar is not None else None
+
+    @total.setter
+    def total(self, value):
+        from tqdm.auto import tqdm
+
+        self.close()
+        self.bar = tqdm(total=value or None, desc=self.desc, unit="B", unit_scale=True, unit_divisor=1024)
+
+    def update(self, n):
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def reset(self):
+        if self.bar is not None:
+            self.bar.reset()
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
 def _downloader(name, progress):
-    """A pooch downloader that locks its temporary file and shows a ``tqdm.auto`` bar."""
+    """A pooch downloader that locks its temporary file while writing and shows a ``_Bar``."""
 
     def fetch(url, output_file, pooch_obj):
         with _locked(output_file):
             if DOWNLOADER is not None:
                 return DOWNLOADER(url, output_file, pooch_obj)
             import pooch
-            from tqdm.auto import tqdm
 
-            # tqdm.auto draws a widget in Jupyter and text in a terminal; no fixed width
-            bar = tqdm(desc=f"{name}.zip", unit="B", unit_scale=True, unit_divisor=1024) if progress else False
+            bar = _Bar(f"{name}.zip") if progress else False
             try:
                 return pooch.HTTPDownloader(progressbar=bar)(url, output_file, pooch_obj)
             finally:
