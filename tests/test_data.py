@@ -741,3 +741,45 @@ def test_misspelt_name_suggests_the_close_one(typo):
 def test_name_must_be_a_string():
     with pytest.raises(TypeError, match="must be a string"):
         data.load_movielens(100)
+
+
+# --- split and encoder: no silent acceptance ------------------------------------------------------------
+
+def test_split_warns_once_about_duplicate_pairs(toy):
+    doubled = pd.concat([toy, toy.iloc[:3]], ignore_index=True)
+    with pytest.warns(UserWarning, match=r"3 row\(s\) repeat a \(userId, movieId\) pair.*drop_duplicates") as record:
+        train, valid = data.split_ratings(doubled)
+    assert len(record) == 1
+    assert len(train) + len(valid) == len(doubled)  # kept: the split is still the documented permutation
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        data.split_ratings(toy)  # no duplicates, no warning
+
+
+@pytest.mark.parametrize("frac", ["0.2", None, True, [0.2]])
+def test_split_rejects_a_fraction_that_is_not_a_number(toy, frac):
+    with pytest.raises(TypeError, match="valid_frac must be a number"):
+        data.split_ratings(toy, valid_frac=frac)
+
+
+@pytest.mark.parametrize("ratings", [[1, 2, 3], np.arange(10), None, "ratings.csv"])
+def test_split_rejects_what_is_not_a_frame(ratings):
+    with pytest.raises(TypeError, match="ratings must be a pandas DataFrame"):
+        data.split_ratings(ratings)
+
+
+@pytest.mark.parametrize("seed, error", [("42", TypeError), (1.5, TypeError), (-1, ValueError)])
+def test_split_rejects_a_bad_seed(toy, seed, error):
+    with pytest.raises(error, match="seed must be a non-negative integer"):
+        data.split_ratings(toy, seed=seed)
+
+
+def test_encoder_refuses_missing_ids():
+    frame = pd.DataFrame({"userId": [1.0, np.nan, 2.0, np.nan], "movieId": [10, 10, np.nan, 20], "rating": 4.0})
+    with pytest.raises(ValueError, match=r"2 in column 'userId', 1 in column 'movieId'.*dropna"):
+        data.IdEncoder().fit(frame)
+    enc = data.IdEncoder().fit(frame.dropna())
+    with pytest.raises(ValueError, match=r"valid has missing ids.*1 in column 'movieId'"):
+        enc.transform(frame.iloc[2:3])
