@@ -125,8 +125,10 @@ def _frame_columns(data, need_rating: bool, name: str):
 def _indices(values, n: int, what: str, name: str) -> np.ndarray:
     values = np.asarray(values)
     if values.dtype.kind == "f":
-        if np.isnan(values).any() or not np.all(values == np.round(values)):
-            raise ValueError(f"{name}: column {what!r} must hold integer indices, got floats.")
+        bad = ~np.isfinite(values) | (values != np.round(values))  # 1.7 or inf would be cast silently
+        if bad.any():
+            raise ValueError(f"{name}: column {what!r} must hold integer indices, got floats: {int(bad.sum()):,} value(s) "
+                             f"are not whole numbers (e.g. {values[bad][0]!r}); encode with data.IdEncoder.")
     elif values.dtype.kind not in "iu":
         raise ValueError(f"{name}: column {what!r} must hold integer indices, got dtype {values.dtype}.")
     values = values.astype(np.int64)

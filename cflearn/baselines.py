@@ -7,28 +7,56 @@ fitted attributes end in ``_``. Both read the encoded columns ``user``, ``item``
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 
 __all__ = ["GlobalMean", "BiasBaseline"]
 
 
 def _column(df, name: str, dtype) -> np.ndarray:
+    if not hasattr(df, "columns"):
+        raise TypeError(f"expected a pandas DataFrame with columns user, item, rating, got {type(df).__name__}.")
     if name not in df.columns:
         raise ValueError(
             f"the frame has no column {name!r} (it has {list(df.columns)}); "
             "encode it first with data.IdEncoder, which adds 'user' and 'item'."
         )
-    values = df[name].to_numpy(dtype=dtype)
-    if dtype is np.float64 and np.isnan(values).any():
-        raise ValueError(f"column {name!r} has {int(np.isnan(values).sum())} NaN value(s); drop or fix those rows first.")
+    raw = df[name].to_numpy()
+    if dtype is np.int64:
+        return _indices(raw, name)
+    if raw.dtype.kind not in "iuf":
+        raise ValueError(f"column {name!r} must hold numbers, got dtype {raw.dtype}; "
+                         f"convert it with pd.to_numeric(df[{name!r}]).")
+    values = raw.astype(np.float64)
+    if not np.isfinite(values).all():
+        raise ValueError(f"column {name!r} has {int((~np.isfinite(values)).sum())} NaN or infinite value(s); "
+                         "drop or fix those rows first.")
     return values
+
+
+def _indices(raw: np.ndarray, name: str) -> np.ndarray:
+    """Integer indices; floats only when whole numbers (1.7 is not an index, and casting would make it 1)."""
+    if raw.dtype.kind == "f":
+        bad = ~np.isfinite(raw) | (raw != np.round(raw))
+        if bad.any():
+            raise ValueError(f"column {name!r} must hold integer indices, got floats: {int(bad.sum()):,} value(s) are not "
+                             f"whole numbers (e.g. {raw[bad][0]!r}); encode the ids with data.IdEncoder.")
+    elif raw.dtype.kind not in "iu":
+        raise ValueError(f"column {name!r} must hold integer indices, got dtype {raw.dtype}; "
+                         "encode the ids with data.IdEncoder.")
+    return raw.astype(np.int64)
 
 
 class GlobalMean:
     """Predict the mean training rating for everyone.
 
-    Introduced in lesson 01.
+    It takes no settings. Introduced in lesson 01.
     """
+
+    def __init__(self):
+        pass
 
     def fit(self, train) -> "GlobalMean":
         ratings = _column(train, "rating", np.float64)
@@ -40,6 +68,8 @@ class GlobalMean:
     def predict(self, df) -> np.ndarray:
         if not hasattr(self, "mean_"):
             raise RuntimeError("call fit(train) before predict().")
+        if not hasattr(df, "__len__"):
+            raise TypeError(f"expected a frame of rows to predict, got {type(df).__name__}.")
         return np.full(len(df), self.mean_, dtype=np.float32)
 
 
@@ -67,8 +97,12 @@ class BiasBaseline:
         self.n_iter = n_iter
 
     def fit(self, train) -> "BiasBaseline":
-        if not self.reg >= 0:
-            raise ValueError(f"reg must be >= 0, got {self.reg!r}.")
+        # settings are checked here, scikit-learn style, so a changed attribute is checked too
+        reg, n_iter = self.reg, self.n_iter
+        if isinstance(reg, bool) or not isinstance(reg, numbers.Real) or not math.isfinite(reg) or reg < 0:
+            raise ValueError(f"reg must be >= 0 (a finite number such as 3.0), got {reg!r}.")
+        if isinstance(n_iter, bool) or not isinstance(n_iter, numbers.Integral) or n_iter < 1:
+            raise ValueError(f"n_iter must be a positive integer such as 10, got {n_iter!r}.")
         users = _column(train, "user", np.int64)
         items = _column(train, "item", np.int64)
         ratings = _column(train, "rating", np.float64)

@@ -18,6 +18,8 @@ J. A. Konstan, "The MovieLens Datasets: History and Context", ACM TiiS 5(4), 201
 """
 
 import math
+import numbers
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -53,7 +55,7 @@ def load_movielens(name="ml-latest-small", *, progress=True):
     Introduced in lesson 00.
     """
     info = check_name(name)
-    folder = dataset_dir(name, progress=progress)
+    folder = dataset_dir(name, progress=progress, files=info["files"])
     if info["format"] == "csv":
         ratings = pd.read_csv(folder / "ratings.csv", dtype=RATING_DTYPES)[RATING_COLUMNS]
         movies = pd.read_csv(folder / "movies.csv", dtype={"movieId": "int64"}, encoding="utf-8")
@@ -72,7 +74,8 @@ def load_ml100k_folds(*, progress=True):
 
     Each frame has the same columns as ``load_movielens`` ratings. Introduced in lesson 09.
     """
-    folder = dataset_dir("ml-100k", progress=progress)
+    names = [f"u{k}.{part}" for k in range(1, 6) for part in ("base", "test")]
+    folder = dataset_dir("ml-100k", progress=progress, files=names)
     return [(_read_100k(folder / f"u{k}.base"), _read_100k(folder / f"u{k}.test")) for k in range(1, 6)]
 
 
@@ -110,17 +113,47 @@ def split_ratings(ratings, valid_frac=0.2, seed=42):
     ``ceil(valid_frac * n)`` shuffled rows form the validation set. Both frames keep the
     shuffled order and get a fresh index (0, 1, ...). Split first, then fit an
     ``IdEncoder`` on train. Introduced in lesson 01.
+
+    Rows are split one by one, so a (userId, movieId) pair rated twice can land on both
+    sides, and the model is then scored on a rating it trained on. Such duplicates are
+    kept (the split stays the documented permutation) but a ``UserWarning`` counts them
+    and says how to remove them first.
     """
+    if not isinstance(ratings, pd.DataFrame):
+        raise TypeError(f"ratings must be a pandas DataFrame (e.g. from load_movielens), got "
+                        f"{type(ratings).__name__}; build one with pd.DataFrame(...).")
+    if isinstance(valid_frac, bool) or not isinstance(valid_frac, numbers.Real):
+        raise TypeError(f"valid_frac must be a number between 0 and 1 such as 0.2, got {valid_frac!r} "
+                        f"({type(valid_frac).__name__}).")
     if not 0 < valid_frac < 1:
         raise ValueError(f"valid_frac must be between 0 and 1 (exclusive), got {valid_frac!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise TypeError(f"seed must be a non-negative integer such as 42 (or None), got {seed!r}.")
+    if seed is not None and seed < 0:
+        raise ValueError(f"seed must be a non-negative integer such as 42 (or None), got {seed!r}.")
     n = len(ratings)
     n_valid = math.ceil(round(valid_frac * n, 9))
     if n_valid == 0 or n_valid == n:
         raise ValueError(f"cannot split {n} row(s) with valid_frac={valid_frac}: one side would be empty")
+    _warn_duplicates(ratings)
     order = np.random.default_rng(seed).permutation(n)
     valid = ratings.iloc[order[:n_valid]].reset_index(drop=True)
     train = ratings.iloc[order[n_valid:]].reset_index(drop=True)
     return train, valid
+
+
+def _warn_duplicates(ratings, key=("userId", "movieId")):
+    key = [c for c in key if c in ratings.columns]
+    if len(key) < 2:
+        return
+    n_dup = int(ratings.duplicated(subset=key).sum())
+    if n_dup:
+        warnings.warn(
+            f"{n_dup:,} row(s) repeat a (userId, movieId) pair seen in an earlier row; split row by row, a "
+            f"pair can land in both train and valid. Keep one rating per pair first, e.g. "
+            f"ratings = ratings.sort_values('timestamp').drop_duplicates({key}, keep='last').",
+            UserWarning, stacklevel=3,
+        )
 
 
 class IdEncoder:
@@ -142,6 +175,7 @@ class IdEncoder:
     def fit(self, train):
         """Learn the user and item ids present in ``train``; returns self."""
         self._check_columns(train, "train")
+        self._check_missing(train, "train")
         self.user_ids_ = np.unique(train[self.user_col].to_numpy())
         self.item_ids_ = np.unique(train[self.item_col].to_numpy())
         self._users = pd.Index(self.user_ids_)
@@ -169,6 +203,7 @@ class IdEncoder:
             raise ValueError(f"unseen must be 'drop', 'keep' or 'error', got {unseen!r}")
         self._fitted()
         self._check_columns(df, name)
+        self._check_missing(df, name)
         user = self._users.get_indexer(df[self.user_col].to_numpy()).astype("int64")
         item = self._items.get_indexer(df[self.item_col].to_numpy()).astype("int64")
         bad = (user < 0) | (item < 0)
@@ -225,6 +260,15 @@ class IdEncoder:
         if missing:
             raise ValueError(f"{name} has no column(s) {missing} (it has {list(df.columns)}); "
                              f"pass a ratings frame from load_movielens/split_ratings.")
+
+    def _check_missing(self, df, name):
+        # NaN is not an id: fitted, it would become an index of its own; transformed, an "unseen" row
+        nans = {c: int(df[c].isna().sum()) for c in (self.user_col, self.item_col)}
+        nans = {c: n for c, n in nans.items() if n}
+        if nans:
+            detail = ", ".join(f"{n:,} in column {c!r}" for c, n in nans.items())
+            raise ValueError(f"{name} has missing ids (NaN: {detail}); an id must be a real user or movie. "
+                             f"Drop those rows first, e.g. df.dropna(subset={list(nans)}).")
 
     def __repr__(self):
         if not hasattr(self, "user_ids_"):

@@ -63,3 +63,59 @@ def test_bad_input_gets_a_clear_message():
         GlobalMean().predict(TRAIN)
     with pytest.raises(ValueError, match="reg must be >= 0"):
         BiasBaseline(reg=-1).fit(TRAIN)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"n_iter": -3}, "n_iter must be a positive integer"),
+    ({"n_iter": 0}, "n_iter must be a positive integer"),
+    ({"n_iter": 2.5}, "n_iter must be a positive integer"),
+    ({"n_iter": True}, "n_iter must be a positive integer"),
+    ({"n_iter": "10"}, "n_iter must be a positive integer"),
+    ({"reg": float("nan")}, "reg must be >= 0"),
+    ({"reg": float("inf")}, "reg must be >= 0"),
+    ({"reg": "3"}, "reg must be >= 0"),
+    ({"reg": None}, "reg must be >= 0"),
+])
+def test_bad_settings_are_refused_at_fit(kwargs, message):
+    model = BiasBaseline(**kwargs)  # scikit-learn style: __init__ stores, fit checks
+    with pytest.raises(ValueError, match=message):
+        model.fit(TRAIN)
+
+
+def test_global_mean_takes_no_settings():
+    with pytest.raises(TypeError):
+        GlobalMean(3.0)
+
+
+@pytest.mark.parametrize("column", ["user", "item"])
+def test_non_integer_indices_are_refused_not_truncated(column):
+    model = BiasBaseline().fit(TRAIN)
+    query = pd.DataFrame({"user": [1, 0], "item": [0, 2]}).astype(float)
+    assert model.predict(query).tolist() == model.predict(query.astype(int)).tolist()  # whole floats are fine
+    query.loc[0, column] = 1.7
+    with pytest.raises(ValueError, match=f"column '{column}' must hold integer indices.*1.7"):
+        model.predict(query)
+    query.loc[0, column] = np.inf
+    with pytest.raises(ValueError, match="integer indices"):
+        model.predict(query)
+    with pytest.raises(ValueError, match="integer indices"):
+        model.fit(TRAIN.assign(**{column: TRAIN[column] + 0.5}))
+    with pytest.raises(ValueError, match="integer indices"):
+        model.predict(query.assign(**{column: ["a", "b"]}))
+
+
+def test_non_numeric_ratings_and_non_frames_get_a_clear_message():
+    with pytest.raises(ValueError, match="must hold numbers"):
+        BiasBaseline().fit(TRAIN.assign(rating=["5", "3", "x", "2", "1"]))
+    with pytest.raises(TypeError, match="DataFrame"):
+        BiasBaseline().fit([[0, 0, 5.0]])
+
+
+def test_the_models_index_check_refuses_fractions_and_infinities():
+    from cflearn._inputs import encoded_arrays
+
+    for bad in (1.7, np.inf, np.nan):
+        with pytest.raises(ValueError, match="integer indices"):
+            encoded_arrays((np.array([0.0, bad]), np.array([0, 1]), np.array([3.0, 4.0])), 3, 3)
+    user, _, _ = encoded_arrays((np.array([0.0, 2.0]), np.array([0, 1]), np.array([3.0, 4.0])), 3, 3)
+    assert user.tolist() == [0, 2]

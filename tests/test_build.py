@@ -213,3 +213,73 @@ def test_committed_lessons_equal_a_fresh_build():
     out = io.StringIO()
     code = build.check(REPO, out=out)
     assert code == 0, out.getvalue()
+
+
+def test_forced_builds_in_the_same_second_never_overwrite_a_backup(project, monkeypatch):
+    monkeypatch.setattr(build.time, "strftime", lambda fmt: "20250101-120000")  # every build in one second
+    _run(project)
+    path = project / "lessons" / "01_encoding.ipynb"
+    solution_path = project / "solutions" / "01_encoding.ipynb"
+    edits = []
+    for n in range(4):
+        lesson = _lesson(project)
+        lesson.cells[2].source += f"\n# my work {n}"
+        nbformat.write(lesson, path)
+        edits.append(path.read_text())
+        solution = nbformat.read(solution_path, as_version=4)
+        solution.cells.append(nbformat.v4.new_markdown_cell(f"## Section {n}"))
+        nbformat.write(solution, solution_path)
+        code, text = _run(project, "--force")
+        assert code == 0 and "kept a copy in" in text
+    backups = sorted((project / "lessons").glob("01_encoding.*bak.ipynb"))
+    assert len(backups) == 4
+    assert sorted(p.read_text() for p in backups) == sorted(edits)  # every edit survives
+    assert build.check(project, out=io.StringIO()) == 0  # backups are not taken for lessons
+
+
+@pytest.mark.parametrize("cell_type", ["markdown", "raw"])
+def test_solution_markers_outside_code_cells_are_refused(project, cell_type):
+    nb = _notebook()
+    make = nbformat.v4.new_markdown_cell if cell_type == "markdown" else nbformat.v4.new_raw_cell
+    nb.cells.insert(3, make("Answer:\n# BEGIN SOLUTION\nthe answer is 42\n# END SOLUTION"))
+    nbformat.write(nb, project / "solutions" / "01_encoding.ipynb")
+    with pytest.raises(build.BuildError, match=f"01_encoding.ipynb cell 3 \\({cell_type}\\).*solution-only"):
+        _run(project)
+    assert not (project / "lessons" / "01_encoding.ipynb").exists()
+    nb.cells[3].metadata["tags"] = ["solution-only"]  # left out of the lesson: fine
+    nbformat.write(nb, project / "solutions" / "01_encoding.ipynb")
+    assert _run(project)[0] == 0
+    assert "the answer is 42" not in (project / "lessons" / "01_encoding.ipynb").read_text()
+
+
+@pytest.mark.parametrize("line", ["#BEGIN SOLUTION", "# BEGIN SOLUTION: the loop", "# begin solution"])
+def test_near_miss_markers_in_code_are_refused(line):
+    with pytest.raises(build.BuildError, match="looks like a solution marker"):
+        build.strip_solutions(f"x = 1\n{line}\nanswer = 42\n# END SOLUTION", "nb cell 2")
+
+
+def test_solution_that_is_not_json_names_the_file(project, capsys):
+    (project / "solutions" / "02_broken.ipynb").write_text('{"cells": [', encoding="utf-8")
+    assert build.main(["--root", str(project)]) == 2
+    err = capsys.readouterr().err
+    assert "solutions/02_broken.ipynb is not a valid notebook" in err and "Traceback" not in err
+    (project / "solutions" / "02_broken.ipynb").write_bytes(b'{"cells": "caf\xe9"}')
+    assert build.main(["--root", str(project), "--check"]) == 2
+    assert "solutions/02_broken.ipynb is not UTF-8" in capsys.readouterr().err
+    (project / "solutions" / "02_broken.ipynb").write_text('{"cells": 3}', encoding="utf-8")
+    assert build.main(["--root", str(project)]) == 2
+    assert "solutions/02_broken.ipynb" in capsys.readouterr().err
+
+
+def test_lesson_that_is_not_utf8_is_kept_and_named(project):
+    _run(project)
+    path = project / "lessons" / "01_encoding.ipynb"
+    raw = path.read_bytes().replace(b"Goal paragraph.", b"Goal paragraph. caf\xe9")  # saved as latin-1
+    path.write_bytes(raw)
+    code, text = _run(project, "--check")
+    assert code == 1 and "lessons/01_encoding.ipynb (not UTF-8 text)" in text
+    code, text = _run(project)
+    assert code == 1 and "01_encoding.ipynb (not UTF-8 text)" in text and path.read_bytes() == raw
+    code, text = _run(project, "--force")
+    assert code == 0 and (project / "lessons" / "01_encoding.bak.ipynb").read_bytes() == raw
+    assert build.check(project, out=io.StringIO()) == 0

@@ -2,6 +2,7 @@
 the split and the encoder. Nothing here touches the network: downloads go through a fake
 pooch downloader."""
 
+import errno
 import hashlib
 import io
 import os
@@ -455,3 +456,330 @@ def test_archive_with_a_damaged_member_is_refused(fixture_mirror, cache, monkeyp
     with pytest.raises(data.DataError, match=f"could not extract {path}.*CRC"):
         data.load_movielens("ml-1m")
     assert list(cache.iterdir()) == []  # the temporary folder is gone, no ml-1m/ appeared
+
+
+# --- every file is verified, in the mirror and in the cache ------------------------------------------
+
+def _copy_100k(tmp_path):
+    folder = tmp_path / "mirror" / "ml-100k"
+    folder.mkdir(parents=True)
+    for path in (MIRROR / "ml-100k").iterdir():
+        (folder / path.name).write_bytes(path.read_bytes())
+    return folder
+
+
+def _cut(path, keep):
+    path.write_bytes(path.read_bytes()[:keep])
+
+
+@needs_mirror
+@pytest.mark.parametrize("fname, keep", [("ratings.csv", 1_000_000), ("ratings.csv", 1_000_003),
+                                         ("movies.csv", 100_000)])
+def test_damaged_cached_file_is_extracted_again(cache, fname, keep, capsys):
+    data.load_movielens()
+    good = (cache / "ml-latest-small" / fname).read_bytes()
+    _cut(cache / "ml-latest-small" / fname, keep)  # cut at a line end, or mid-line
+    ratings, movies = data.load_movielens()
+    assert (len(ratings), len(movies)) == (100_836, 9_742)
+    assert (cache / "ml-latest-small" / fname).read_bytes() == good
+    assert "damaged" in capsys.readouterr().out
+    assert not [p for p in cache.iterdir() if p.name.startswith(".")]  # the damaged copy is gone too
+
+
+@needs_mirror
+def test_damaged_cached_file_with_a_damaged_archive_keeps_the_archive(cache, tmp_path, monkeypatch):
+    data.load_movielens()
+    (cache / "ml-latest-small.zip").write_bytes(b"not the archive")
+    _cut(cache / "ml-latest-small" / "ratings.csv", 1000)
+    with pytest.raises(data.DataError, match="ml-latest-small.zip fails its checksum"):
+        data.load_movielens()
+    assert (cache / "ml-latest-small.zip").read_bytes() == b"not the archive"  # reported, never deleted
+
+
+@needs_mirror
+@pytest.mark.parametrize("fname, loader", [
+    ("u.data", lambda: data.load_movielens("ml-100k")),
+    ("u.item", lambda: data.load_movielens("ml-100k")),
+    ("u.genre", lambda: data.load_movielens("ml-100k")),
+    ("u1.base", data.load_ml100k_folds),
+    ("u5.test", data.load_ml100k_folds),
+])
+def test_every_file_of_a_mirror_folder_is_verified(cache, tmp_path, monkeypatch, fname, loader):
+    folder = _copy_100k(tmp_path)
+    monkeypatch.setenv("CFLEARN_DATA_MIRROR", str(folder.parent))
+    _cut(folder / fname, 5_000 if fname != "u.genre" else 100)
+    with pytest.raises(data.DataError, match=f"{fname} fails its checksum.*truncated.*Replace that file"):
+        loader()
+    # same size, one byte changed: the sha256 catches it
+    raw = bytearray((MIRROR / "ml-100k" / fname).read_bytes())
+    raw[10] ^= 1
+    (folder / fname).write_bytes(bytes(raw))
+    with pytest.raises(data.DataError, match=f"{fname} fails its checksum.*sha256"):
+        loader()
+    assert not cache.exists() or not any(cache.iterdir())
+
+
+@needs_mirror
+def test_folds_only_verify_the_files_they_read(cache, tmp_path, monkeypatch):
+    folder = _copy_100k(tmp_path)
+    monkeypatch.setenv("CFLEARN_DATA_MIRROR", str(folder.parent))
+    _cut(folder / "ua.base", 10)  # not read by either loader
+    assert len(data.load_ml100k_folds()[0][0]) == 80_000
+    assert len(data.load_movielens("ml-100k")[0]) == 100_000
+
+
+def test_manifest_catches_a_damaged_cached_file_of_an_unpublished_set(fixture_mirror, cache, capsys):
+    data.load_movielens("ml-1m")
+    manifest = cache / "ml-1m" / _download._verify.MANIFEST
+    assert manifest.is_file()
+    ratings_dat = cache / "ml-1m" / "ratings.dat"
+    _cut(ratings_dat, len(ML1M_RATINGS) - 20)  # mid-line: two whole rows and a stub
+    ratings, _ = data.load_movielens("ml-1m")
+    assert len(ratings) == 3 and ratings_dat.read_text() == ML1M_RATINGS
+    manifest.unlink()  # a folder without its manifest cannot be trusted either: extracted again
+    assert len(data.load_movielens("ml-1m")[0]) == 3 and manifest.is_file()
+
+
+def test_unpublished_set_as_an_extracted_mirror_folder_is_refused(tmp_path, cache, monkeypatch):
+    folder = tmp_path / "mirror" / "ml-1m"
+    folder.mkdir(parents=True)
+    (folder / "ratings.dat").write_text(ML1M_RATINGS)
+    (folder / "movies.dat").write_text(ML1M_MOVIES, encoding="latin-1")
+    monkeypatch.setenv("CFLEARN_DATA_MIRROR", str(folder.parent))
+    with pytest.raises(data.DataError, match="cannot be verified.*Put ml-1m.zip"):
+        data.load_movielens("ml-1m")
+
+
+@needs_mirror
+def test_files_are_hashed_once_per_process(cache, monkeypatch):
+    data.load_movielens()
+    data.load_movielens("ml-100k")
+    calls = []
+    real = _download._verify.hashlib.new
+    monkeypatch.setattr(_download._verify.hashlib, "new", lambda *a: calls.append(a) or real(*a))
+    data.load_movielens()
+    data.load_movielens("ml-100k")
+    assert calls == []
+    os.utime(cache / "ml-latest-small" / "ratings.csv", ns=(1, 1))  # changed mtime: hashed again
+    data.load_movielens()
+    assert len(calls) == 1
+
+
+# --- cache folder problems --------------------------------------------------------------------------
+
+@needs_mirror
+def test_full_disk_says_how_much_room_and_keeps_the_archive(cache, monkeypatch):
+    cache.mkdir()
+    archive = cache / "ml-latest-small.zip"
+    archive.write_bytes((MIRROR / "ml-latest-small.zip").read_bytes())
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(zipfile.ZipFile, "extractall", full)
+    with pytest.raises(data.DataError) as err:
+        data.load_movielens()
+    message = str(err.value)
+    assert "is full" in message and "about 4 MB" in message and "CFLEARN_DATA" in message
+    assert "remove it" not in message and "delete" not in message
+    assert err.value.__cause__ is None and err.value.__suppress_context__
+    assert archive.read_bytes() == (MIRROR / "ml-latest-small.zip").read_bytes()
+    assert [p.name for p in cache.iterdir()] == ["ml-latest-small.zip"]
+
+
+def test_full_disk_while_downloading(fixture_mirror, cache, monkeypatch):
+    monkeypatch.delenv("CFLEARN_DATA_MIRROR")
+
+    def full(url, output_file, pooch):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(_download, "DOWNLOADER", full)
+    with pytest.raises(data.DataError, match=r"is full.*download ml-1m.zip \(about 6 MB.*CFLEARN_DATA") as err:
+        data.load_movielens("ml-1m", progress=False)
+    assert "could not download" not in str(err.value)  # not network advice
+
+
+@needs_mirror
+def test_read_only_cache_names_cflearn_data(cache, monkeypatch):
+    def refused(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(cache))
+
+    monkeypatch.setattr(_download.tempfile, "mkdtemp", refused)
+    with pytest.raises(data.DataError, match=f"cannot write to the cache folder {cache}.*CFLEARN_DATA") as err:
+        data.load_movielens()
+    assert err.value.__cause__ is None
+
+
+def test_read_only_cache_while_downloading_is_not_network_advice(cache, monkeypatch):
+    monkeypatch.delenv("CFLEARN_DATA_MIRROR")
+    import pooch
+
+    def refused(path):
+        raise PermissionError("Pooch could not write to data cache folder")
+
+    monkeypatch.setattr(pooch.core, "make_local_storage", refused)
+    with pytest.raises(data.DataError, match="cannot write to the cache folder.*CFLEARN_DATA") as err:
+        data.load_movielens("ml-1m", progress=False)
+    assert "could not download" not in str(err.value)
+
+
+@needs_mirror
+def test_cflearn_data_pointing_at_a_file(tmp_path, monkeypatch):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    monkeypatch.setenv("CFLEARN_DATA", str(a_file))
+    monkeypatch.setenv("CFLEARN_DATA_MIRROR", str(MIRROR))
+    with pytest.raises(data.DataError, match="is not a folder.*Point CFLEARN_DATA at a folder"):
+        data.load_movielens()
+    monkeypatch.setenv("CFLEARN_DATA", str(a_file / "sub"))
+    with pytest.raises(data.DataError, match="is not a folder.*CFLEARN_DATA"):
+        data.load_movielens()
+    assert a_file.read_text() == "mine"
+    assert len(data.load_movielens("ml-100k")[0]) == 100_000  # read in place from the mirror: no cache needed
+
+
+# --- leftovers of interrupted runs --------------------------------------------------------------------
+
+def test_abandoned_temporary_entries_are_removed_but_not_fresh_or_locked_ones(tmp_path):
+    cache = tmp_path / "cache"
+    (cache / ".ml-1m-abc123xy" / "new").mkdir(parents=True)
+    (cache / ".ml-1m-abc123xy" / "new" / "ratings.dat").write_text("half")
+    (cache / "tmpq8z_1abc").write_bytes(b"half a download")
+    (cache / "tmplocked1").write_bytes(b"still downloading")
+    (cache / ".ml-25m-fresh123").mkdir()
+    (cache / "ml-1m.zip").write_bytes(b"an archive")  # never a candidate
+    (cache / "tmp-notes.txt").write_text("not a temporary name of ours")
+    old = 1_000_000.0
+    for path in cache.rglob("*"):
+        if "fresh" not in str(path):
+            os.utime(path, (old, old))
+    now = old + _download.STALE_AFTER + 1
+    os.utime(cache / ".ml-25m-fresh123", (now - 5, now - 5))
+    with _download._locked(cache / "tmplocked1"):
+        removed = _download._tidy(cache, now=now)
+    assert sorted(removed) == [".ml-1m-abc123xy", "tmpq8z_1abc"]
+    assert sorted(p.name for p in cache.iterdir()) == [".ml-25m-fresh123", "ml-1m.zip", "tmp-notes.txt", "tmplocked1"]
+    assert _download._tidy(cache, now=now) == []  # once per process
+
+
+def test_a_deep_write_keeps_a_temporary_folder_fresh(tmp_path):
+    cache = tmp_path / "cache"
+    (cache / ".ml-25m-abcdefgh" / "new" / "ml-25m").mkdir(parents=True)
+    old = 1_000_000.0
+    os.utime(cache / ".ml-25m-abcdefgh", (old, old))
+    now = old + _download.STALE_AFTER + 1
+    os.utime(cache / ".ml-25m-abcdefgh" / "new" / "ml-25m", (now, now))  # written just now
+    assert _download._tidy(cache, now=now) == []
+
+
+# --- downloads: one clear message, one plain line, a notebook-friendly bar ------------------------------
+
+def test_failed_download_has_no_chained_traceback(cache, monkeypatch, capsys):
+    def offline(url, output_file, pooch):
+        raise requests.exceptions.ConnectionError("Max retries exceeded\nwith url: /ml-1m.zip")
+
+    monkeypatch.setattr(_download, "DOWNLOADER", offline)
+    monkeypatch.delenv("CFLEARN_DATA_MIRROR")
+    with pytest.raises(data.DataError) as err:
+        data.load_movielens("ml-1m", progress=False)
+    assert err.value.__cause__ is None and err.value.__suppress_context__
+    assert "ConnectionError: Max retries exceeded with url: /ml-1m.zip" in str(err.value)  # the reason, one line
+    captured = capsys.readouterr()
+    assert captured.out.count("\n") == 1 and captured.out.startswith("Downloading ml-1m")
+    assert captured.err == ""
+
+
+def test_download_uses_a_tqdm_auto_bar_and_silences_pooch(fixture_mirror, cache, monkeypatch, capsys):
+    import logging
+
+    import pooch
+    import tqdm.auto
+
+    archive = (fixture_mirror / "ml-1m.zip").read_bytes()
+    monkeypatch.delenv("CFLEARN_DATA_MIRROR")
+    bars = []
+
+    class Bar(tqdm.auto.tqdm):
+        def __init__(self, *args, **kwargs):
+            bars.append(kwargs)
+            super().__init__(*args, **kwargs)
+
+    def http(self, url, output_file, pooch_obj):  # stands in for the network, driving the bar as pooch does
+        assert self.progressbar and not isinstance(self.progressbar, bool)
+        self.progressbar.total = len(archive)
+        self.progressbar.update(len(archive))
+        self.progressbar.reset()
+        self.progressbar.update(len(archive))
+        self.progressbar.close()
+        Path(output_file).write_bytes(archive)
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", Bar)
+    monkeypatch.setattr(pooch.HTTPDownloader, "__call__", http)
+    monkeypatch.setattr(_download, "DOWNLOADER", None)
+    level = pooch.get_logger().level
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    pooch.get_logger().addHandler(handler)
+    try:
+        assert len(data.load_movielens("ml-1m")[0]) == 3
+    finally:
+        pooch.get_logger().removeHandler(handler)
+    assert len(bars) == 1 and "ncols" not in bars[0] and bars[0]["total"] == len(archive)
+    assert not [r for r in records if r.levelno < logging.WARNING]
+    assert pooch.get_logger().level == level  # restored
+
+
+# --- names ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("typo", ["ML-100K", "ml100k", "ml_100k", "ml-100"])
+def test_misspelt_name_suggests_the_close_one(typo):
+    with pytest.raises(ValueError, match=f"'{typo}'; did you mean \"ml-100k\"\\?"):
+        data.load_movielens(typo)
+
+
+def test_name_must_be_a_string():
+    with pytest.raises(TypeError, match="must be a string"):
+        data.load_movielens(100)
+
+
+# --- split and encoder: no silent acceptance ------------------------------------------------------------
+
+def test_split_warns_once_about_duplicate_pairs(toy):
+    doubled = pd.concat([toy, toy.iloc[:3]], ignore_index=True)
+    with pytest.warns(UserWarning, match=r"3 row\(s\) repeat a \(userId, movieId\) pair.*drop_duplicates") as record:
+        train, valid = data.split_ratings(doubled)
+    assert len(record) == 1
+    assert len(train) + len(valid) == len(doubled)  # kept: the split is still the documented permutation
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        data.split_ratings(toy)  # no duplicates, no warning
+
+
+@pytest.mark.parametrize("frac", ["0.2", None, True, [0.2]])
+def test_split_rejects_a_fraction_that_is_not_a_number(toy, frac):
+    with pytest.raises(TypeError, match="valid_frac must be a number"):
+        data.split_ratings(toy, valid_frac=frac)
+
+
+@pytest.mark.parametrize("ratings", [[1, 2, 3], np.arange(10), None, "ratings.csv"])
+def test_split_rejects_what_is_not_a_frame(ratings):
+    with pytest.raises(TypeError, match="ratings must be a pandas DataFrame"):
+        data.split_ratings(ratings)
+
+
+@pytest.mark.parametrize("seed, error", [("42", TypeError), (1.5, TypeError), (-1, ValueError)])
+def test_split_rejects_a_bad_seed(toy, seed, error):
+    with pytest.raises(error, match="seed must be a non-negative integer"):
+        data.split_ratings(toy, seed=seed)
+
+
+def test_encoder_refuses_missing_ids():
+    frame = pd.DataFrame({"userId": [1.0, np.nan, 2.0, np.nan], "movieId": [10, 10, np.nan, 20], "rating": 4.0})
+    with pytest.raises(ValueError, match=r"2 in column 'userId', 1 in column 'movieId'.*dropna"):
+        data.IdEncoder().fit(frame)
+    enc = data.IdEncoder().fit(frame.dropna())
+    with pytest.raises(ValueError, match=r"valid has missing ids.*1 in column 'movieId'"):
+        enc.transform(frame.iloc[2:3])
