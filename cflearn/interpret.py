@@ -201,11 +201,13 @@ def _items(items, n_model: int | None = None) -> pd.DataFrame:
         raise TypeError(
             f"items must be the table from interpret.item_table(encoder, movies, train), got a {type(items).__name__}."
         )
+    whole = "pass the whole table from item_table (one row per item index, not a filtered copy)"
     if not np.array_equal(np.sort(items.index.to_numpy()), np.arange(len(items))):
-        raise ValueError("items must be the whole table from item_table (one row per item index), not a filtered copy.")
+        raise ValueError(f"items has rows missing or repeated: {whole}.")
     if n_model is not None and n_model != len(items):
         raise ValueError(
-            f"the model has {n_model} item vectors but items has {len(items)} rows: build both from the same encoder."
+            f"the model has {n_model} item vectors but items has {len(items)} rows: {whole}, "
+            "built with the encoder the model was trained with."
         )
     return items.sort_index()
 
