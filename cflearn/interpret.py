@@ -1,139 +1,258 @@
 """Looking inside a trained model: biases with titles, PCA of item vectors, neighbours, recommendations.
 
-Works with a model from ``cflearn.torch``, ``cflearn.keras`` or ``cflearn.scratch`` (or a plain
-dict of arrays named ``user_factors``, ``item_factors``, ``user_bias``, ``item_bias``). Titles are
-always found through the encoder: item index ``i`` is movieId ``encoder.item_ids_[i]``, looked up
-in ``movies`` by that id, never by row position. Introduced in lesson 07.
+A model is read through its embedding tables, named ``user_factors`` and ``item_factors``
+(``nn.Embedding`` in PyTorch, ``keras.layers.Embedding`` in Keras), plus optional ``user_bias``
+and ``item_bias``. Any model laid out that way works: the ``cflearn.torch`` and ``cflearn.keras``
+models, a model class of your own, a ``cflearn.scratch.BiasedMF``, or a plain dict of arrays.
+
+Titles are found through the encoder, once: ``items = item_table(encoder, movies, train)`` has
+one row per item index (row ``i`` is movieId ``encoder.item_ids_[i]``), and the functions that
+talk about films take that table. Charts of the results live in ``cflearn.plotting``.
+Introduced in lesson 07.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
+import sys
 
 import numpy as np
 import pandas as pd
 
 __all__ = [
     "NotFoundError", "weights", "item_table", "item_biases", "user_biases", "pca", "embedding_pca",
-    "plot_pca", "cosine_neighbours", "find_title", "similar", "recommend", "norm_vs_popularity",
-    "plot_norm_vs_popularity",
+    "cosine_neighbours", "find_title", "similar", "recommend", "item_norms",
 ]
+
+TABLES = ("user_factors", "item_factors", "user_bias", "item_bias")
 
 
 class NotFoundError(LookupError):
     """A title or user the model does not know, with suggestions where there are any."""
 
 
+# --- reading a model -------------------------------------------------------------------------
+
+
+def _framework(model) -> str | None:
+    """"keras", "torch" or None, decided by type; a framework the caller never imported is not imported."""
+    keras = sys.modules.get("keras")
+    # Keras first: under the torch backend a keras.Model is also a torch.nn.Module.
+    if keras is not None and isinstance(model, getattr(keras, "Model", ())):
+        return "keras"
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(model, torch.nn.Module):
+        return "torch"
+    return None
+
+
+def _layer_array(model, name: str, framework: str) -> np.ndarray:
+    """The table of embedding layer ``model.<name>`` as NumPy, ``(n, dim)``."""
+    layer = getattr(model, name)
+    table = getattr(layer, "embeddings" if framework == "keras" else "weight", None)
+    if table is None:
+        kind = "keras.layers.Embedding (built)" if framework == "keras" else "torch.nn.Embedding"
+        raise TypeError(f"{type(model).__name__}.{name} is a {type(layer).__name__}; interpret reads it as a {kind}.")
+    if framework == "torch":
+        return table.detach().cpu().numpy()
+    from keras import ops  # keras is already imported: the model is a keras.Model
+
+    return ops.convert_to_numpy(table)
+
+
 def weights(model) -> dict:
-    """The model's embedding tables as NumPy arrays: biases flattened to shape (n,).
+    """The model's embedding tables as float64 NumPy arrays.
+
+    Parameters
+    ----------
+    model : torch.nn.Module, keras.Model, cflearn.scratch.BiasedMF or dict
+        Anything with ``item_factors`` (and usually ``user_factors``, ``user_bias``, ``item_bias``)
+        as embedding layers, or a dict of arrays under those names.
+
+    Returns
+    -------
+    dict
+        The tables found: factors ``(n, n_factors)``, biases flattened to ``(n,)``.
 
     Introduced in lesson 07.
     """
+    framework = _framework(model)
     if isinstance(model, dict):
         raw = model
     elif hasattr(model, "params_"):  # cflearn.scratch.BiasedMF
         raw = model.params_
-    elif type(model).__module__.startswith("cflearn.torch") or _is_instance(model, "torch.nn", "Module"):
-        from cflearn.torch import get_weights
-
-        raw = get_weights(model)
-    elif _is_instance(model, "keras", "Model") or type(model).__module__.startswith("cflearn.keras"):
-        from cflearn.keras import get_weights
-
-        raw = get_weights(model)
+    elif framework is not None:
+        raw = {name: _layer_array(model, name, framework) for name in TABLES if hasattr(model, name)}
     else:
-        raise TypeError(f"cannot read embeddings from {type(model).__name__}; pass a cflearn model or a dict of arrays.")
+        raise TypeError(
+            f"cannot read embeddings from a {type(model).__name__}: pass a PyTorch nn.Module or keras.Model with "
+            "embedding layers named user_factors and item_factors, a cflearn.scratch.BiasedMF, or a dict of arrays."
+        )
     out = {}
-    for name in ("user_factors", "item_factors", "user_bias", "item_bias"):
+    for name in TABLES:
         if name in raw:
             value = np.asarray(raw[name], dtype=np.float64)
-            out[name] = value.reshape(-1) if name.endswith("bias") else value
-    if "item_factors" not in out:
-        raise ValueError("this model has no item_factors table to interpret.")
+            if name.endswith("bias"):
+                if value.ndim > 2 or (value.ndim == 2 and value.shape[1] != 1):
+                    raise ValueError(f"{name} should have one number per row, shape (n, 1) or (n,); got {value.shape}.")
+                value = value.reshape(-1)
+            elif value.ndim != 2:
+                raise ValueError(f"{name} should be a table (n, n_factors); got shape {value.shape}.")
+            out[name] = value
+    if not out:
+        raise ValueError(f"{type(model).__name__} has none of the tables interpret reads: {', '.join(TABLES)}.")
+    for side in ("user", "item"):
+        factors, bias = out.get(f"{side}_factors"), out.get(f"{side}_bias")
+        if factors is not None and bias is not None and len(factors) != len(bias):
+            raise ValueError(f"{side}_factors has {len(factors)} rows but {side}_bias has {len(bias)}.")
     return out
 
 
-def _is_instance(obj, module: str, cls: str) -> bool:
-    import sys
+def _need(w: dict, name: str, model, what: str) -> np.ndarray:
+    if name not in w:
+        raise ValueError(
+            f"{what} needs {name}, and this {type(model).__name__} has only {', '.join(w)}; "
+            "interpret reads embedding layers named user_factors, item_factors, user_bias, item_bias "
+            "(a DotProductBias has all four)."
+        )
+    return w[name]
 
-    mod = sys.modules.get(module)
-    return mod is not None and isinstance(obj, getattr(mod, cls, ()))
 
-
-def _predict(model, df) -> np.ndarray:
+def _predict(model, user: np.ndarray, item: np.ndarray, batch_size: int = 8192) -> np.ndarray:
+    """Predicted ratings for index arrays, calling the model the way cflearn's ``fit`` does."""
     if isinstance(model, dict):  # plain arrays: global_mean + biases + dot product, no y_range
-        w, u, i = weights(model), df["user"].to_numpy(), df["item"].to_numpy()
-        score = np.sum(w["user_factors"][u] * w["item_factors"][i], axis=1) + float(model.get("global_mean", 0.0))
-        return score + (w["user_bias"][u] if "user_bias" in w else 0) + (w["item_bias"][i] if "item_bias" in w else 0)
+        w = weights(model)
+        score = np.sum(w["user_factors"][user] * w["item_factors"][item], axis=1) + float(model.get("global_mean", 0.0))
+        return score + (w["user_bias"][user] if "user_bias" in w else 0) + (w["item_bias"][item] if "item_bias" in w else 0)
     if hasattr(model, "params_"):
-        return model.predict(df)
-    if type(model).__module__.startswith("cflearn.torch"):
-        from cflearn.torch import predict
-    else:
-        from cflearn.keras import predict
-    return np.asarray(predict(model, df)).reshape(-1)
+        return np.asarray(model.predict(pd.DataFrame({"user": user, "item": item})), dtype=np.float64)
+    framework = _framework(model)
+    if framework == "keras":  # one (rows, 2) array of user, item, as keras fit passes it
+        x = np.stack([user, item], axis=1).astype(np.int32)
+        return np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64).reshape(-1)
+    if framework == "torch":  # model(user, item) in eval mode (no dropout), on the model's device
+        import torch
+
+        param = next(model.parameters(), None)
+        device = param.device if param is not None else torch.device("cpu")
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                parts = [
+                    model(torch.as_tensor(user[s : s + batch_size], device=device), torch.as_tensor(item[s : s + batch_size], device=device))
+                    for s in range(0, len(user), batch_size)
+                ]
+        finally:
+            model.train(was_training)
+        return torch.cat(parts).double().cpu().numpy().reshape(-1) if parts else np.zeros(0)
+    raise TypeError(f"cannot predict with a {type(model).__name__}; pass a PyTorch or Keras model, a BiasedMF or a dict.")
 
 
-def _counts(train, column: str, n: int) -> np.ndarray:
-    if column not in train.columns:
-        raise ValueError(f"train needs the encoded column {column!r}; pass the frame returned by IdEncoder.transform.")
-    return np.bincount(train[column].to_numpy(np.int64), minlength=n)[:n]
+# --- the item table ----------------------------------------------------------------------------
+
+
+def _counts(train, column: str, n: int):
+    """Ratings per index and their mean, from an encoded frame."""
+    if not isinstance(train, pd.DataFrame) or column not in train.columns or "rating" not in train.columns:
+        raise ValueError(f"train needs the encoded columns {column!r} and 'rating'; pass the frame returned by IdEncoder.transform.")
+    index = train[column].to_numpy(np.int64)
+    if index.size and (index.min() < 0 or index.max() >= n):
+        raise ValueError(f"train has {column} indices outside 0..{n - 1}; encode it with the same IdEncoder.")
+    counts = np.bincount(index, minlength=n)
+    sums = np.bincount(index, train["rating"].to_numpy(np.float64), minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return counts, sums / counts  # mean is NaN for an index with no rating
 
 
 def item_table(encoder, movies, train) -> pd.DataFrame:
-    """One row per item index: ``movieId``, ``title``, ``n_ratings`` (in train), ``mean_rating``.
+    """One row per item index: ``movieId``, ``title``, ``n_ratings`` and ``mean_rating`` in train.
+
+    Parameters
+    ----------
+    encoder : IdEncoder
+        Fitted on train; row ``i`` is movieId ``encoder.item_ids_[i]``.
+    movies : DataFrame
+        Columns ``movieId``, ``title`` in any row order (titles are looked up by id).
+    train : DataFrame
+        The encoded training ratings (columns ``item``, ``rating``).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by item index (named ``item``); the table the other functions take as ``items``.
 
     Introduced in lesson 07.
     """
     ids = np.asarray(encoder.item_ids_)
     titles = movies.drop_duplicates("movieId").set_index("movieId")["title"]
-    n = len(ids)
-    counts = _counts(train, "item", n)
-    sums = np.bincount(train["item"].to_numpy(np.int64), train["rating"].to_numpy(np.float64), minlength=n)[:n]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = sums / counts
-    return pd.DataFrame(
+    counts, mean = _counts(train, "item", len(ids))
+    table = pd.DataFrame(
         {"movieId": ids, "title": titles.reindex(ids).fillna("(unknown title)").to_numpy(), "n_ratings": counts, "mean_rating": mean}
     )
+    table.index.name = "item"
+    return table
 
 
-def item_biases(model, encoder, movies, train, min_ratings: int = 20) -> pd.DataFrame:
-    """Items with at least ``min_ratings`` training ratings, sorted by learned bias, highest first.
+def _items(items, n_model: int | None = None) -> pd.DataFrame:
+    """``items`` checked to be a whole item table (in item order), matching the model's size."""
+    if not isinstance(items, pd.DataFrame) or not {"movieId", "title", "n_ratings"} <= set(items.columns):
+        raise TypeError(
+            f"items must be the table from interpret.item_table(encoder, movies, train), got a {type(items).__name__}."
+        )
+    whole = "pass the whole table from item_table (one row per item index, not a filtered copy)"
+    if not np.array_equal(np.sort(items.index.to_numpy()), np.arange(len(items))):
+        raise ValueError(f"items has rows missing or repeated: {whole}.")
+    if n_model is not None and n_model != len(items):
+        raise ValueError(
+            f"the model has {n_model} item vectors but items has {len(items)} rows: {whole}, "
+            "built with the encoder the model was trained with."
+        )
+    return items.sort_index()
 
-    Introduced in lesson 07.
+
+# --- biases -------------------------------------------------------------------------------------
+
+
+def item_biases(model, items, min_ratings: int = 20) -> pd.DataFrame:
+    """Films with at least ``min_ratings`` training ratings, sorted by learned bias, highest first.
+
+    Returns ``items``' rows with a ``bias`` column. Introduced in lesson 07.
     """
-    w = weights(model)
-    if "item_bias" not in w:
-        raise ValueError("this model has no item_bias; train a DotProductBias (or another model with biases).")
-    table = item_table(encoder, movies, train)
-    table["bias"] = w["item_bias"]
-    table = table[table.n_ratings >= min_ratings]
-    return table.sort_values("bias", ascending=False, kind="stable")
+    bias = _need(weights(model), "item_bias", model, "item_biases")
+    table = _items(items, len(bias)).copy()
+    table["bias"] = bias
+    return table[table.n_ratings >= min_ratings].sort_values("bias", ascending=False, kind="stable")
 
 
 def user_biases(model, encoder, train, min_ratings: int = 20) -> pd.DataFrame:
     """Users with at least ``min_ratings`` training ratings, sorted by learned bias, highest first.
 
-    Introduced in lesson 07.
+    Columns ``userId``, ``n_ratings``, ``mean_rating``, ``bias``. Introduced in lesson 07.
     """
-    w = weights(model)
-    if "user_bias" not in w:
-        raise ValueError("this model has no user_bias; train a DotProductBias (or another model with biases).")
-    n = len(encoder.user_ids_)
-    counts = _counts(train, "user", n)
-    sums = np.bincount(train["user"].to_numpy(np.int64), train["rating"].to_numpy(np.float64), minlength=n)[:n]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = sums / counts
-    table = pd.DataFrame({"userId": np.asarray(encoder.user_ids_), "n_ratings": counts, "mean_rating": mean, "bias": w["user_bias"]})
+    bias = _need(weights(model), "user_bias", model, "user_biases")
+    ids = np.asarray(encoder.user_ids_)
+    if len(ids) != len(bias):
+        raise ValueError(f"the model has {len(bias)} users but the encoder {len(ids)}: pass the encoder it was built with.")
+    counts, mean = _counts(train, "user", len(ids))
+    table = pd.DataFrame({"userId": ids, "n_ratings": counts, "mean_rating": mean, "bias": bias})
+    table.index.name = "user"
     return table[table.n_ratings >= min_ratings].sort_values("bias", ascending=False, kind="stable")
+
+
+# --- the main directions of the item space ------------------------------------------------------
 
 
 def pca(x, n_components: int = 2):
     """Principal components of the rows of ``x`` by SVD of the centred matrix (NumPy only).
 
-    Returns ``(coords, components, explained)``: coords ``(n_rows, n_components)``, components
-    ``(n_components, n_cols)`` (unit vectors), explained variance ratio ``(n_components,)``.
+    Returns
+    -------
+    coords : (n_rows, n_components) array
+    components : (n_components, n_cols) array of unit vectors
+    explained : (n_components,) array, the share of variance of each component
+
     Each component's sign is fixed so that its largest loading is positive.
     Introduced in lesson 07.
     """
@@ -148,17 +267,18 @@ def pca(x, n_components: int = 2):
     return centred @ vt.T, vt, explained
 
 
-def embedding_pca(model, encoder, movies, train, n_components: int = 2, min_ratings: int = 20) -> pd.DataFrame:
-    """Item vectors of items with at least ``min_ratings`` ratings, projected on their top components.
+def embedding_pca(model, items, n_components: int = 2, min_ratings: int = 20) -> pd.DataFrame:
+    """Item vectors of films with at least ``min_ratings`` ratings, projected on their top components.
 
-    Columns ``movieId``, ``title``, ``n_ratings``, ``mean_rating``, ``pc1``, ``pc2``, ...;
-    ``frame.attrs["explained"]`` holds the explained variance ratios. Introduced in lesson 07.
+    Returns ``items``' rows with columns ``pc1``, ``pc2``, ...; ``frame.attrs["explained"]`` holds
+    the share of variance of each. ``plotting.pca_map`` draws it. Introduced in lesson 07.
     """
-    table = item_table(encoder, movies, train)
+    vectors = _need(weights(model), "item_factors", model, "embedding_pca")
+    table = _items(items, len(vectors))
     keep = table.n_ratings.to_numpy() >= min_ratings
     if keep.sum() <= n_components:
-        raise ValueError(f"only {int(keep.sum())} items have {min_ratings}+ ratings; lower min_ratings.")
-    coords, _, explained = pca(weights(model)["item_factors"][keep], n_components)
+        raise ValueError(f"only {int(keep.sum())} films have {min_ratings}+ ratings; lower min_ratings.")
+    coords, _, explained = pca(vectors[keep], n_components)
     frame = table[keep].copy()
     for k in range(n_components):
         frame[f"pc{k + 1}"] = coords[:, k]
@@ -166,30 +286,7 @@ def embedding_pca(model, encoder, movies, train, n_components: int = 2, min_rati
     return frame
 
 
-def plot_pca(frame: pd.DataFrame, n_labels: int = 30, ax=None, x: str = "pc1", y: str = "pc2"):
-    """Scatter of two components, the ``n_labels`` most-rated titles written beside their points.
-
-    Introduced in lesson 07.
-    """
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(11, 8))
-    ax.scatter(frame[x], frame[y], s=6, alpha=0.25, color="grey")
-    top = frame.nlargest(n_labels, "n_ratings")
-    ax.scatter(top[x], top[y], s=14, color="tab:blue")
-    for _, row in top.iterrows():
-        ax.annotate(_short_title(row["title"]), (row[x], row[y]), fontsize=8, xytext=(3, 2), textcoords="offset points")
-    explained = frame.attrs.get("explained")
-    for label, col, setter in ((x, x, ax.set_xlabel), (y, y, ax.set_ylabel)):
-        k = int(col[2:]) - 1 if col.startswith("pc") else None
-        extra = f" ({explained[k]:.0%} of variance)" if explained and k is not None and k < len(explained) else ""
-        setter(label + extra)
-    return ax
-
-
-def _short_title(title: str, limit: int = 28) -> str:
-    return title if len(title) <= limit else title[: limit - 1] + "…"
+# --- neighbours and titles ----------------------------------------------------------------------
 
 
 def cosine_neighbours(vectors, index: int, n: int = 10):
@@ -214,112 +311,101 @@ def _strip_year(title: str) -> str:
     return f"{moved.group(2)} {moved.group(1)}" if moved else text
 
 
+def _match_title(frame, query: str, where: str) -> pd.DataFrame:
+    """The one row of ``frame`` whose title matches ``query``, or NotFoundError with suggestions."""
+    titles = frame.drop_duplicates("movieId")
+    lower = titles["title"].str.lower()
+    hits = titles[lower == str(query).strip().lower()]
+    if hits.empty:
+        hits = titles[titles["title"].map(_strip_year) == _strip_year(query)]
+    if len(hits) == 1:
+        return hits
+    if len(hits) > 1:
+        options, why = list(hits["title"]), "matches several titles"
+    else:
+        contains = list(titles.loc[lower.str.contains(str(query).strip().lower(), regex=False), "title"])
+        normal = dict(zip(titles["title"].map(_strip_year), titles["title"]))
+        close = [normal[t] for t in difflib.get_close_matches(_strip_year(query), list(normal), n=5, cutoff=0.6)]
+        options, why = (close + contains)[:5], f"is not a title {where}"
+    hint = f"; did you mean: {'; '.join(dict.fromkeys(options))}?" if options else ""
+    raise NotFoundError(f"{query!r} {why}{hint}")
+
+
 def find_title(movies, query: str, encoder=None) -> int:
     """The movieId whose title matches ``query`` (exactly, or without the year, case-insensitive).
 
     Raises NotFoundError with close matches when there is no single match, or when ``encoder``
     is given and the film has no training ratings. Introduced in lesson 07.
     """
-    titles = movies.drop_duplicates("movieId")
-    lower = titles["title"].str.lower()
-    hits = titles[lower == query.strip().lower()]
-    if hits.empty:
-        hits = titles[titles["title"].map(_strip_year) == _strip_year(query)]
-    if len(hits) != 1:
-        if len(hits) > 1:
-            options = list(hits["title"])
-        else:
-            contains = list(titles.loc[lower.str.contains(query.strip().lower(), regex=False), "title"])
-            normal = dict(zip(titles["title"].map(_strip_year), titles["title"]))
-            close = [normal[t] for t in difflib.get_close_matches(_strip_year(query), list(normal), n=5, cutoff=0.6)]
-            options = (close + contains)[:5]
-        why = "matches several titles" if len(hits) > 1 else "is not a title in movies"
-        hint = f"; did you mean: {'; '.join(dict.fromkeys(options))}?" if options else ""
-        raise NotFoundError(f"{query!r} {why}{hint}")
-    movie_id = int(hits["movieId"].iloc[0])
-    if encoder is not None and movie_id not in set(np.asarray(encoder.item_ids_).tolist()):
-        raise NotFoundError(f"{hits['title'].iloc[0]!r} has no ratings in the training split, so the model has no vector for it.")
+    hit = _match_title(movies, query, "in movies")
+    movie_id = int(hit["movieId"].iloc[0])
+    if encoder is not None:
+        try:
+            encoder.item_index(movie_id)
+        except KeyError:
+            raise NotFoundError(
+                f"{hit['title'].iloc[0]!r} has no ratings in the training split, so the model has no vector for it."
+            ) from None
     return movie_id
 
 
-def _item_position(encoder, movie_id: int) -> int:
-    hit = np.flatnonzero(np.asarray(encoder.item_ids_) == movie_id)
-    if hit.size == 0:
-        raise NotFoundError(f"movieId {movie_id} has no ratings in the training split.")
-    return int(hit[0])
+def similar(model, items, title: str, n: int = 10, min_ratings: int = 0) -> pd.DataFrame:
+    """The ``n`` films whose item vectors point most nearly the same way (cosine) as ``title``'s.
 
-
-def similar(model, encoder, movies, title: str, n: int = 10, train=None, min_ratings: int = 0) -> pd.DataFrame:
-    """The ``n`` films whose item vectors are closest (cosine) to ``title``'s.
-
-    With ``train`` and ``min_ratings``, only films with that many training ratings are candidates
-    (rarely rated films have barely trained vectors). Introduced in lesson 07.
+    Only films with at least ``min_ratings`` training ratings are candidates (rarely rated films
+    have barely trained vectors). Returns ``items``' rows with a ``similarity`` column, most
+    similar first. Introduced in lesson 07.
     """
-    idx = _item_position(encoder, find_title(movies, title, encoder))
-    vectors = weights(model)["item_factors"].copy()
-    table = item_table(encoder, movies, train) if train is not None else None
-    if table is not None and min_ratings > 0:
-        rare = table.n_ratings.to_numpy() < min_ratings
-        rare[idx] = False
-        vectors[rare] = 0.0  # zero vectors have similarity 0; filtered out below
+    vectors = _need(weights(model), "item_factors", model, "similar")
+    table = _items(items, len(vectors))
+    idx = int(_match_title(table, title, "of a film rated in train").index[0])
+    rare = table.n_ratings.to_numpy() < min_ratings
+    rare[idx] = False
     order, sims = cosine_neighbours(vectors, idx, n=len(vectors))
-    if table is not None and min_ratings > 0:
-        keep = ~rare[order]
-        order, sims = order[keep], sims[keep]
-    order, sims = order[:n], sims[:n]
-    ids = np.asarray(encoder.item_ids_)[order]
-    names = movies.drop_duplicates("movieId").set_index("movieId")["title"].reindex(ids).to_numpy()
-    out = pd.DataFrame({"movieId": ids, "title": names, "similarity": sims})
-    if table is not None:
-        out["n_ratings"] = table.n_ratings.to_numpy()[order]
-    return out.reset_index(drop=True)
+    keep = ~rare[order]
+    order, sims = order[keep][:n], sims[keep][:n]
+    out = table.iloc[order][["movieId", "title", "n_ratings"]].copy()
+    out.insert(2, "similarity", sims)
+    return out
 
 
-def recommend(model, encoder, movies, train, user_id: int, n: int = 10, min_ratings: int = 0) -> pd.DataFrame:
+# --- recommendations and vector lengths ---------------------------------------------------------
+
+
+def recommend(model, items, encoder, train, user_id: int, n: int = 10, min_ratings: int = 0) -> pd.DataFrame:
     """Top-``n`` films by predicted rating for raw ``user_id``, leaving out films they rated in train.
 
-    Introduced in lesson 07.
+    The model is called as in training (PyTorch ``model(user, item)``, Keras ``model.predict``
+    on ``(rows, 2)``), so ``y_range`` and the global mean are included. Returns ``items``' rows
+    with a ``predicted`` column, best first. Introduced in lesson 07.
     """
-    user_ids = np.asarray(encoder.user_ids_)
-    hit = np.flatnonzero(user_ids == user_id)
-    if hit.size == 0:
+    try:
+        user = encoder.user_index(user_id)
+    except KeyError:
+        ids = np.asarray(encoder.user_ids_)
         raise NotFoundError(
-            f"userId {user_id} has no ratings in the training split (known ids run {user_ids.min()}..{user_ids.max()})."
-        )
-    user = int(hit[0])
-    table = item_table(encoder, movies, train)
+            f"userId {user_id} has no ratings in the training split (known ids run {ids.min()}..{ids.max()})."
+        ) from None
+    w = weights(model)
+    table = _items(items, len(_need(w, "item_factors", model, "recommend")))
+    if not isinstance(train, pd.DataFrame) or not {"user", "item"} <= set(train.columns):
+        raise ValueError("train needs the encoded columns 'user' and 'item'; pass the frame returned by IdEncoder.transform.")
     seen = np.zeros(len(table), dtype=bool)
     seen[train.loc[train["user"] == user, "item"].to_numpy(np.int64)] = True
     candidates = np.flatnonzero(~seen & (table.n_ratings.to_numpy() >= min_ratings))
-    query = pd.DataFrame({"user": np.full(candidates.size, user, dtype=np.int64), "item": candidates.astype(np.int64)})
-    scores = _predict(model, query)
+    scores = _predict(model, np.full(candidates.size, user, dtype=np.int64), candidates.astype(np.int64))
     best = np.argsort(-scores, kind="stable")[:n]
     out = table.iloc[candidates[best]][["movieId", "title", "n_ratings", "mean_rating"]].copy()
     out.insert(2, "predicted", scores[best])
-    return out.reset_index(drop=True)
+    return out
 
 
-def norm_vs_popularity(model, encoder, movies, train) -> pd.DataFrame:
-    """Each item's vector length beside its number of training ratings (and its title).
+def item_norms(model, items) -> pd.DataFrame:
+    """``items`` with each film's vector length in a ``norm`` column, beside its ``n_ratings``.
 
-    Introduced in lesson 07.
+    ``plotting.norm_vs_popularity`` draws it. Introduced in lesson 07.
     """
-    table = item_table(encoder, movies, train)
-    table["norm"] = np.linalg.norm(weights(model)["item_factors"], axis=1)
+    vectors = _need(weights(model), "item_factors", model, "item_norms")
+    table = _items(items, len(vectors)).copy()
+    table["norm"] = np.linalg.norm(vectors, axis=1)
     return table
-
-
-def plot_norm_vs_popularity(frame: pd.DataFrame, ax=None):
-    """Log-scaled scatter of vector norm against number of ratings.
-
-    Introduced in lesson 07.
-    """
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 4.5))
-    ax.scatter(frame["n_ratings"], frame["norm"], s=5, alpha=0.3)
-    ax.set_xscale("log")
-    ax.set_xlabel("ratings in train (log scale)")
-    ax.set_ylabel("length of item vector")
-    return ax
