@@ -85,13 +85,9 @@ def machine() -> str:
 
 
 def _encode(train, test):
-    """Encoder fitted on train; test rows with an unseen user or item dropped (counted)."""
-    encoder = data.IdEncoder()
-    with contextlib.redirect_stdout(io.StringIO()):
-        train = encoder.fit_transform(train, name="train")
-        n_test = len(test)
-        test = encoder.transform(test, name="test")
-    return train, test, encoder, n_test - len(test)
+    """``data.encode_split`` quietly, plus how many test rows it dropped as unseen."""
+    train_enc, test_enc, encoder = data.encode_split(train, test, names=("train", "test"), quiet=True)
+    return train_enc, test_enc, encoder, len(test) - len(test_enc)
 
 
 def splits(dataset: str):

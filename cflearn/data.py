@@ -20,6 +20,7 @@ J. A. Konstan, "The MovieLens Datasets: History and Context", ACM TiiS 5(4), 201
 import math
 import numbers
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -27,8 +28,8 @@ import pandas as pd
 from cflearn._download import DATASETS, DataError, cache_dir, check_name, dataset_dir
 
 __all__ = [
-    "DATASETS", "DataError", "IdEncoder", "cache_dir", "load_ml100k_folds", "load_movielens",
-    "split_ratings", "validate_ratings",
+    "DATASETS", "CourseData", "DataError", "IdEncoder", "cache_dir", "course_data", "encode_split",
+    "load_ml100k_folds", "load_movielens", "split_ratings", "validate_ratings",
 ]
 
 RATING_COLUMNS = ["userId", "movieId", "rating", "timestamp"]
@@ -154,6 +155,48 @@ def _warn_duplicates(ratings, key=("userId", "movieId")):
             f"ratings = ratings.sort_values('timestamp').drop_duplicates({key}, keep='last').",
             UserWarning, stacklevel=3,
         )
+
+
+def encode_split(train_raw, test_raw, *, names=("train", "valid"), quiet=False):
+    """Fit an ``IdEncoder`` on ``train_raw`` and encode both parts: ``(train, test, encoder)``.
+
+    The one scoring rule of the course: rows of ``test_raw`` whose user or film is not in
+    ``train_raw`` are dropped (the encoder prints how many), because no model can know them.
+    ``quiet=True`` keeps the two count lines to itself. Introduced in lesson 01.
+    """
+    import contextlib
+    import io
+
+    encoder = IdEncoder().fit(train_raw)
+    with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
+        train = encoder.transform(train_raw, name=names[0])
+        test = encoder.transform(test_raw, unseen="drop", name=names[1])
+    return train, test, encoder
+
+
+class CourseData(NamedTuple):
+    """The course split of a data set, raw and encoded (see ``course_data``)."""
+
+    ratings: pd.DataFrame
+    movies: pd.DataFrame
+    train_raw: pd.DataFrame
+    valid_raw: pd.DataFrame
+    train: pd.DataFrame
+    valid: pd.DataFrame
+    encoder: "IdEncoder"
+
+
+def course_data(name="ml-latest-small", *, valid_frac=0.2, seed=42, progress=True, quiet=False):
+    """Load ``name``, split it, fit the encoder on train: what every lesson from 02 on starts from.
+
+    The same steps lessons 00 and 01 take by hand: ``load_movielens``, ``split_ratings(ratings,
+    valid_frac, seed)``, then ``encode_split``. Returns a ``CourseData`` with fields ``ratings,
+    movies, train_raw, valid_raw, train, valid, encoder``. Introduced in lesson 02.
+    """
+    ratings, movies = load_movielens(name, progress=progress)
+    train_raw, valid_raw = split_ratings(ratings, valid_frac=valid_frac, seed=seed)
+    train, valid, encoder = encode_split(train_raw, valid_raw, quiet=quiet)
+    return CourseData(ratings, movies, train_raw, valid_raw, train, valid, encoder)
 
 
 class IdEncoder:

@@ -82,14 +82,14 @@ def tune_svd(train, rating_scale=(0.5, 5.0), grid=None, seed: int = 1):
     return best, table
 
 
-def fit_predict(name: str, train, test, rating_scale=(0.5, 5.0)):
+def fit_predict(name: str, train, test, rating_scale=(0.5, 5.0), grid=None):
     """Fit Surprise model ``name`` on ``train`` (raw columns) and predict ``test``'s rows.
 
-    Returns ``(predictions, settings)``: float32 predictions, and the settings used (the tuned
-    ones for ``"SVD (tuned)"``, chosen on an inner split of ``train``).
+    Returns ``(predictions, settings)``: float32 predictions, and the settings used (for
+    ``"SVD (tuned)"`` the best of ``grid``, default ``SVD_GRID``, on an inner split of ``train``).
     """
     params = {}
     if name == "SVD (tuned)":
-        params, _ = tune_svd(train, rating_scale)
+        params, _ = tune_svd(train, rating_scale, grid)
     algo = _algo(name, **params)
     return _fit_predict(algo, train, test, rating_scale), params

@@ -104,17 +104,12 @@ def inner_split(train_df, seed: int = 1, valid_frac: float = 0.2, quiet: bool = 
     ``train_df`` has the raw columns (userId, movieId, rating); both parts come back encoded
     by an ``IdEncoder`` fitted on the inner training part, unseen rows dropped.
     """
-    import contextlib
-    import io
-
     from cflearn import data
 
     raw = train_df.drop(columns=[c for c in ("user", "item") if c in train_df.columns])
     inner_train, inner_valid = data.split_ratings(raw, valid_frac, seed=seed)
-    encoder = data.IdEncoder()
-    with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
-        inner_train = encoder.fit_transform(inner_train, name="inner train")
-        inner_valid = encoder.transform(inner_valid, name="inner valid")
+    inner_train, inner_valid, encoder = data.encode_split(inner_train, inner_valid, names=("inner train", "inner valid"),
+                                                          quiet=quiet)
     return inner_train, inner_valid, encoder
 
 

@@ -112,10 +112,19 @@ def _columns(df, need_rating: bool = True):
         raise ValueError(
             f"the frame lacks column(s) {missing} (it has {list(df.columns)}); encode it with data.IdEncoder first."
         )
-    users = df["user"].to_numpy(dtype=np.int64)
-    items = df["item"].to_numpy(dtype=np.int64)
+    users, items = (_whole_numbers(df[c].to_numpy(), c) for c in ("user", "item"))
     ratings = df["rating"].to_numpy(dtype=np.float64) if need_rating else None
     return users, items, ratings
+
+
+def _whole_numbers(values: np.ndarray, column: str) -> np.ndarray:
+    """int64 indices; floats such as 1.7 are refused rather than truncated to 1."""
+    if values.dtype.kind == "f" and not (np.isfinite(values).all() and np.all(values == np.round(values))):
+        raise ValueError(f"column {column!r} must hold whole-number indices from data.IdEncoder, got {values.dtype} "
+                         "values such as 1.7 or NaN.")
+    if values.dtype.kind not in "iuf":
+        raise ValueError(f"column {column!r} must hold integer indices from data.IdEncoder, got dtype {values.dtype}.")
+    return values.astype(np.int64)
 
 
 class BiasedMF:

@@ -18,8 +18,9 @@ def quick_run(tmp_path_factory):
     except Exception as err:  # noqa: BLE001 - offline machine without the mirror
         pytest.skip(f"ml-latest-small is not available here: {err}")
     out = tmp_path_factory.mktemp("bench")
-    rc = bench.main(["--quick", "--models", "DotProduct,DotProductBias", "--frameworks", "torch",
-                     "--n-epochs", "1", "--no-progress", "--out", str(out)])
+    rc = bench.main(["--quick", "--models", "DotProduct,DotProductBias", "--frameworks", "torch", "--no-tune",
+                     "--ensemble", "2", "--surprise", "BaselineOnly,SVD", "--n-epochs", "1", "--no-progress",
+                     "--out", str(out)])
     assert rc == 0
     return out
 
@@ -34,12 +35,14 @@ def test_rows_are_consistent_with_the_run(quick_run):
     rows = pd.read_csv(quick_run / "results.csv")
     surprise = [("BaselineOnly", "surprise"), ("SVD", "surprise")] if bench.surprise_available() else []
     assert list(zip(rows.model, rows.framework)) == [
-        ("GlobalMean", "numpy"), ("BiasBaseline", "numpy"), ("DotProduct", "torch"), ("DotProductBias", "torch"),
-        *surprise]
+        ("GlobalMean", "numpy"), ("BiasBaseline", "numpy"), ("BiasedMF", "numpy"),
+        ("DotProduct x2 seeds", "torch"), ("DotProduct", "torch"),
+        ("DotProductBias x2 seeds", "torch"), ("DotProductBias", "torch"), *surprise]
     assert (rows.dataset == "ml-latest-small").all() and (rows.split == "course").all()
     assert rows.n_test.nunique() == 1 and rows.n_train.nunique() == 1  # everyone on the same split
     assert (rows.mae <= rows.rmse + 1e-12).all() and (rows.rmse > 0).all()
     assert rows.set_index("model").loc[["DotProduct", "DotProductBias"], "n_epochs"].eq(1).all()
+    assert rows.set_index("model").loc[["DotProduct x2 seeds", "DotProductBias x2 seeds"], "n_epochs"].eq(2).all()
     assert np.allclose(rows.ratings_per_s, rows.n_train * rows.n_epochs / rows.train_seconds)
     assert (rows.peak_rss_mb > 10).all()
     gm, bias = rows.set_index("model").loc[["GlobalMean", "BiasBaseline"], "rmse"]
@@ -84,3 +87,21 @@ def test_summary_gives_mean_and_spread_over_folds():
 def test_unknown_names_are_refused():
     with pytest.raises(SystemExit, match="unknown model"):
         bench.main(["--models", "Nope", "--out", os.devnull])
+
+
+def test_tuned_svd_is_chosen_on_an_inner_split_of_train_only():
+    if not bench.surprise_available():
+        pytest.skip("scikit-surprise is not installed (pip install -e '.[bench]')")
+    from cflearn import peers
+
+    ratings, _ = data.load_movielens("ml-latest-small", progress=False)
+    train, test = data.split_ratings(ratings.sample(20000, random_state=0), 0.2, seed=42)
+    grid = {"n_factors": [10], "n_epochs": [2, 10], "lr_all": [0.005], "reg_all": [0.02, 0.5]}
+    best, table = peers.tune_svd(train, grid=grid)
+    assert len(table) == 4 and table.inner_rmse.is_monotonic_increasing
+    assert best == {k: table.loc[0, k] for k in grid}
+    # The test rows play no part: tuning on train alone gives the same choice whatever test holds.
+    again, _ = peers.tune_svd(train.copy(), grid=grid)
+    assert again == best
+    pred, settings = peers.fit_predict("SVD (tuned)", train, test.head(50), grid=grid)
+    assert pred.shape == (50,) and settings == best

@@ -783,3 +783,18 @@ def test_encoder_refuses_missing_ids():
     enc = data.IdEncoder().fit(frame.dropna())
     with pytest.raises(ValueError, match=r"valid has missing ids.*1 in column 'movieId'"):
         enc.transform(frame.iloc[2:3])
+
+
+def test_course_data_is_lessons_00_and_01_by_hand():
+    ratings, movies = data.load_movielens("ml-latest-small", progress=False)
+    course = data.course_data(seed=42, progress=False, quiet=True)
+    train_raw, valid_raw = data.split_ratings(ratings, valid_frac=0.2, seed=42)
+    encoder = data.IdEncoder().fit(train_raw)
+    pd.testing.assert_frame_equal(course.train_raw, train_raw)
+    pd.testing.assert_frame_equal(course.train, encoder.transform(train_raw))
+    pd.testing.assert_frame_equal(course.valid, encoder.transform(valid_raw, unseen="drop"))
+    assert course.encoder.n_users == encoder.n_users and len(course.movies) == len(movies)
+    # every validation row left has a user and a film seen in training; the dropped ones are unseen
+    assert course.valid.user.min() >= 0 and course.valid.item.min() >= 0
+    dropped = ~valid_raw.userId.isin(train_raw.userId) | ~valid_raw.movieId.isin(train_raw.movieId)
+    assert len(course.valid) == len(valid_raw) - int(dropped.sum()) > 0

@@ -29,12 +29,21 @@ def test_every_recipe_builds_and_fills_in_the_training_mean(framework):
     for name in recipes.RECIPES:
         model = recipes.make_model(name, framework, 5, 7, train=train)
         assert type(model).__name__ == name and model.n_users == 5 and model.n_items == 7
-        if recipes.RECIPES[name].get("global_mean") is True:
-            assert model.global_mean == pytest.approx(3.5)
+    with_mean = {**recipes.RECIPES["DotProductBias"], "global_mean": True}
+    model = recipes.make_model("DotProductBias", framework, 5, 7, recipe=with_mean, train=train)
+    assert model.global_mean == pytest.approx(3.5)  # "True" means the training split's mean rating
     with pytest.raises(ValueError, match="train="):
-        recipes.make_model("DotProductBias", framework, 5, 7)
+        recipes.make_model("DotProductBias", framework, 5, 7, recipe=with_mean)
     with pytest.raises(ValueError, match="unknown model"):
         recipes.make_model("Nope", framework, 5, 7)
+
+
+def test_every_recipe_is_a_point_of_its_tuning_grid():
+    # RECIPES are what tune() chose from TUNING_GRIDS: each tuned setting is one of the grid's values.
+    assert set(recipes.TUNING_GRIDS) == set(recipes.RECIPES)
+    for name, grid in recipes.TUNING_GRIDS.items():
+        for key, values in grid.items():
+            assert recipes.RECIPES[name][key] in values, (name, key)
 
 
 def test_inner_split_is_carved_from_train_and_encoded_on_its_own_part():

@@ -144,3 +144,16 @@ def test_batch_of_one_is_classic_per_rating_sgd():
             p["item_factors"][i] -= lr * 2 * (e * pu + reg * qi)
     for name in scratch.PARAM_NAMES:
         np.testing.assert_allclose(model.params_[name], p[name], atol=1e-12, err_msg=name)
+
+
+def test_fractional_indices_are_refused_not_truncated():
+    import pandas as pd
+
+    from cflearn import scratch
+
+    train = pd.DataFrame({"user": [0, 1, 1], "item": [0, 0, 1], "rating": [4.0, 3.0, 5.0]})
+    model = scratch.BiasedMF(n_factors=2, n_epochs=1).fit(train)
+    with pytest.raises(ValueError, match="whole-number indices"):
+        model.predict(train.assign(user=[0.0, 1.7, 1.0]))
+    with pytest.raises(ValueError, match="integer indices"):
+        model.predict(train.assign(item=["a", "b", "c"]))

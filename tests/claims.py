@@ -1,0 +1,52 @@
+"""Every sentence a lesson states about a result, as an assertion over numbers the lesson records.
+
+How a new claim gets its assertion (for instructors):
+1. In the solution notebook, the cell that prints the numbers behind the sentence also calls
+   ``claims.record(name=value, ...)`` (``from cflearn import claims``; it prints nothing).
+2. Add a ``Claim`` below under the lesson's number: ``says`` quotes the sentence's gist as the
+   lesson states it, ``holds`` is a Python expression over the recorded names that is true
+   exactly when the sentence is. Allow a tolerance where the sentence allows one.
+3. ``make test`` executes the notebook and checks every claim of that lesson; a failure prints
+   the sentence and the recorded values. A sentence with no claim here is a sentence to delete.
+Lessons run in solutions/ and lessons/ alike (the checks run after each notebook's last cell).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Claim:
+    says: str  # the lesson's sentence (its gist), so a failure names what became false
+    holds: str  # a Python expression over the recorded names
+
+
+CLAIMS: dict[str, list[Claim]] = {}
+
+
+def load(path) -> dict:
+    """The values a notebook recorded (the last one wins for a name recorded twice)."""
+    values = {}
+    with open(path, encoding="utf-8") as log:
+        for line in log:
+            entry = json.loads(line)
+            values[entry["name"]] = entry["value"]
+    return values
+
+
+def failures(lesson: str, values: dict) -> list[str]:
+    """Messages for the claims of ``lesson`` that do not hold on ``values`` (empty: all hold)."""
+    out = []
+    for claim in CLAIMS.get(lesson, []):
+        try:
+            ok = bool(eval(claim.holds, {"abs": abs, "min": min, "max": max, "math": math}, dict(values)))  # noqa: S307
+        except NameError as err:
+            out.append(f"{claim.says!r}: the notebook recorded no {err.name!r} (recorded: {sorted(values)})")
+            continue
+        if not ok:
+            used = {k: v for k, v in values.items() if k in claim.holds}
+            out.append(f"{claim.says!r} no longer holds: {claim.holds} is false with {used}")
+    return out
