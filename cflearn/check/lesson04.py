@@ -27,13 +27,13 @@ def _sigmoid_mistakes(x, low, high):
         ("a plain sigmoid lies in (0, 1); stretch it to (low, high)", lambda: sig),
         ("the width of the range is high - low, not high", lambda: low + high * sig),
         ("add low: the result must start at low, not at 0", lambda: (high - low) * sig),
+        ("clamping cuts values off (and stops their gradient); squash smoothly with a scaled sigmoid",
+         lambda: x.clamp(low, high)),
         ("the sign is flipped: large x must land near high, so squash x itself, not -x",
          lambda: low + (high - low) * torch.sigmoid(-x)),
         ("tanh is not the sigmoid: use torch.sigmoid (tanh(x) lies in (-1, 1) and rises twice as fast)",
          lambda: low + (high - low) * (torch.tanh(x) + 1) / 2),
         ("tanh is not the sigmoid: use torch.sigmoid, which lies in (0, 1)", lambda: low + (high - low) * torch.tanh(x)),
-        ("clamping cuts values off (and stops their gradient); squash smoothly with a scaled sigmoid",
-         lambda: x.clamp(low, high)),
     ]
 
 

@@ -132,8 +132,9 @@ def _gradient_case(answer):
     ref = torch.autograd.grad(_reference(*inputs, 3.5, mlp).sum(), wanted)
     names = ["user_vecs", "item_vecs", "user_bias", "item_bias", "the mlp's weights"]
     for i, (g, r) in enumerate(zip(grads, ref)):
-        if g is None or not close(g.numpy(), r.numpy(), atol=1e-5)[0]:
-            return Case(label, "gradients for every input", f"no (or a wrong) gradient for {names[min(i, 4)]}", False, _HINT_GRAD)
+        # judge only that gradients arrive: wrong values are the value cases' business
+        if g is None or (bool((g == 0).all()) and not bool((r == 0).all())):
+            return Case(label, "gradients for every input", f"no gradient reaches {names[min(i, 4)]}", False, _HINT_GRAD)
     return Case(label, "gradients for every input", "gradients for every input", True, "")
 
 
