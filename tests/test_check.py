@@ -1,5 +1,6 @@
 """Tests for the exercise-check framework (cflearn.check)."""
 
+import contextlib
 import json
 
 import numpy as np
@@ -29,19 +30,72 @@ def _toy_broken(answer):
     yield Case()
 
 
-@pytest.fixture(autouse=True)
-def toy_exercises():
-    """Register toy exercises for one test, then restore the registry as it was."""
+@contextlib.contextmanager
+def restored_registry():
+    """Register toy exercises, then restore the registry as it was."""
     saved = dict(core._REGISTRY)
     exercise("toy_square", lesson="99")(_toy_square)
     exercise("toy_broken_checker", lesson="99")(_toy_broken)
-    yield
-    core._REGISTRY.clear()
-    core._REGISTRY.update(saved)
+    try:
+        yield
+    finally:
+        core._REGISTRY.clear()
+        core._REGISTRY.update(saved)
+
+
+@pytest.fixture(autouse=True)
+def toy_exercises():
+    with restored_registry():
+        yield
 
 
 def test_registry_is_restored_between_tests():
-    assert "toy_many" not in check.names()
+    with restored_registry():
+        exercise("toy_temporary", lesson="98")(_toy_square)
+        assert "toy_temporary" in check.names()
+    assert "toy_temporary" not in check.names() and "toy_square" in check.names()
+
+
+def test_typo_suggests_the_close_name():
+    result = check.run("Toy_Sqare", square)
+    assert result.status == "error" and "did you mean 'toy_square'?" in result.message
+
+
+def test_answer_replacing_numpy_functions_cannot_make_later_answers_pass():
+    def cheat(x):
+        np.allclose = lambda *a, **k: True
+        np.array_equal = lambda *a, **k: True
+        return x * 0
+
+    original = np.allclose
+    assert check.run("toy_square", cheat).status == "failed"
+    assert np.allclose is original
+    assert check.run("toy_square", lambda x: x * 0).status == "failed"
+
+
+def test_endless_answer_times_out_and_the_next_run_works(monkeypatch):
+    import time
+
+    monkeypatch.setenv("CFLEARN_CHECK_TIMEOUT", "1")
+
+    def forever(x):
+        while True:
+            time.sleep(0.01)
+
+    start = time.monotonic()
+    result = check.run("toy_square", forever)
+    assert time.monotonic() - start < 5
+    assert result.status == "failed" and "still running after 1 s" in repr(result)
+    assert check.run("toy_square", square).passed
+
+
+@pytest.mark.parametrize("exc", [SystemExit(0), KeyboardInterrupt()])
+def test_exits_raised_by_the_answer_are_contained(exc):
+    def leaves(x):
+        raise exc
+
+    result = check.run("toy_square", leaves)
+    assert result.status == "error" and type(exc).__name__ in result.message and "in leaves" in result.message
 
 
 def test_duplicate_name_from_another_checker_is_refused():

@@ -1,5 +1,6 @@
 """Lesson 04 checkers (sigmoid_range, bias_forward): references pass, typical wrong answers fail."""
 
+import numpy as np
 import pytest
 
 from cflearn import check
@@ -36,14 +37,32 @@ def test_references_pass():
     [
         (lambda x, low, high: torch.sigmoid(x), "stretch it to (low, high)"),
         (lambda x, low, high: low + high * torch.sigmoid(x), "high - low"),
-        (lambda x, low, high: x.clamp(low, high), "half way"),
+        (lambda x, low, high: x.clamp(low, high), "clamping"),
         (lambda x, low, high: high * torch.sigmoid(x), "half way"),
+        (lambda x, low, high: low + (high - low) * torch.sigmoid(-x), "sign is flipped"),
+        (lambda x, low, high: low + (high - low) * (torch.tanh(x) + 1) / 2, "tanh"),
+        (lambda x, low, high: (high - low) * torch.sigmoid(x) + 0 * low, "add low"),
+        (lambda x, low, high: torch.tensor(low + (high - low) / (1 + np.exp(-x.detach().numpy()))), "gradient flows back"),
+        (lambda x, low, high: (low + (high - low) * torch.sigmoid(x)).tolist(), "return a torch tensor"),
+        (lambda x, low, high: None, "return statement"),
     ],
 )
 def test_sigmoid_range_wrong_answers_fail(wrong, fragment):
     result = check.run("sigmoid_range", wrong)
     assert result.status == "failed", result
-    assert fragment in repr(result)
+    first = [c.hint for c in result.cases if not c.passed][0]
+    assert fragment in first, first
+
+
+def bias_matmul(u, i, ub, ib, user, item, y_range=None):
+    x = u[user] @ i[item].T + ub[user] + ib[item]
+    return x if y_range is None else y_range[0] + (y_range[1] - y_range[0]) * torch.sigmoid(x)
+
+
+def test_bias_forward_matrix_product_is_named():
+    result = check.run("bias_forward", bias_matmul)
+    assert result.status == "failed"
+    assert "matrix product" in [c.hint for c in result.cases if not c.passed][0]
 
 
 def _dot(u, i, user, item):

@@ -7,17 +7,25 @@ Per-lesson checker modules (``cflearn/check/lessonNN.py``) register exercises wi
 
 from __future__ import annotations
 
-import functools
+import ast
+import difflib
+import dis
 import html
 import inspect
 import json
 import os
 import sysconfig
+import textwrap
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-__all__ = ["Case", "Result", "exercise", "run", "names", "names_by_lesson", "close", "describe"]
+from cflearn.check.compare import as_numpy, close, describe, diagnose, short, type_problem
+from cflearn.check.guard import Answer, LearnerError, TimedOut, call_with_timeout, restore
+
+__all__ = ["Case", "Result", "exercise", "run", "names", "names_by_lesson", "reference", "close", "describe", "diagnose"]
+
+TIMEOUT_S = 30.0  # seconds an answer may run; CFLEARN_CHECK_TIMEOUT overrides it
 
 _REGISTRY: dict[str, "_Exercise"] = {}
 _MAX_FAILURES = 3
@@ -40,6 +48,7 @@ class _Exercise:
     name: str
     lesson: str
     checker: Callable[[Callable], Iterator[Case]]
+    reference: Callable | None = None
 
 
 @dataclass
@@ -97,8 +106,12 @@ class Result:
         return head + "<ul>" + "".join(items) + "</ul>"
 
 
-def exercise(name: str, lesson: str) -> Callable:
-    """Register a checker: a generator taking the learner's ``answer`` and yielding Cases."""
+def exercise(name: str, lesson: str, reference: Callable | None = None) -> Callable:
+    """Register a checker: a generator taking the learner's ``answer`` and yielding Cases.
+
+    ``reference`` is a right answer: the tests run it through the checker, and when a checker
+    trips over a learner's odd return value, the reference's return value says what was expected.
+    """
     if not isinstance(name, str) or not name:
         raise ValueError("exercise name must be a non-empty string")
 
@@ -108,7 +121,7 @@ def exercise(name: str, lesson: str) -> Callable:
             raise ValueError(
                 f"exercise {name!r} is already registered by {'.'.join(_origin(old.checker))}; pick another name"
             )
-        _REGISTRY[name] = _Exercise(name=name, lesson=str(lesson).zfill(2), checker=checker)
+        _REGISTRY[name] = _Exercise(name=name, lesson=str(lesson).zfill(2), checker=checker, reference=reference)
         return checker
 
     return register
@@ -134,76 +147,176 @@ def names_by_lesson() -> dict[str, list[str]]:
     return out
 
 
+def reference(name: str) -> Callable | None:
+    """The reference solution registered for exercise ``name`` (None when it has none)."""
+    ex = _REGISTRY.get(name)
+    return ex.reference if ex is not None else None
+
+
+def timeout_s() -> float:
+    """Seconds an answer may take: ``CFLEARN_CHECK_TIMEOUT`` if set, else :data:`TIMEOUT_S`."""
+    try:
+        value = float(os.environ.get("CFLEARN_CHECK_TIMEOUT", TIMEOUT_S))
+    except ValueError:
+        value = TIMEOUT_S
+    return value if value > 0 else TIMEOUT_S
+
+
 def run(name: str, answer: Callable | None) -> Result:
     """Check ``answer`` against the exercise ``name``; never raises.
 
-    Introduced in lesson 01.
+    A real interrupt (the kernel's stop button) still stops it. Introduced in lesson 01.
     """
     try:
         result = _run(name, answer)
-    except Exception as exc:  # a last guard: the framework itself must not raise
+    except KeyboardInterrupt:  # only the user's own interrupt gets here; an answer's is contained
+        raise
+    except BaseException as exc:  # a last guard: the framework itself must not raise
         result = Result(name=str(name), status="error", message=f"the checker failed ({type(exc).__name__}).")
+    finally:
+        restore()
     _log(result)
     return result
 
 
-def _run(name: str, answer: Callable | None) -> Result:
-    ex = _REGISTRY.get(name)
-    if ex is None:
-        known = ", ".join(names()) or "(none registered)"
-        return Result(name=str(name), status="error", message=f"no exercise called {name!r}. Known exercises: {known}")
-    if answer is None:
-        return Result(name=name, status="not attempted")
-    cases: list = []
-    tracked = _track(answer)
+def _unknown(name: Any, answer: Any) -> Result:
+    if not isinstance(name, str):
+        if isinstance(answer, str) and answer in _REGISTRY:
+            return Result(name=str(answer), status="error",
+                          message=f"the exercise name comes first: check.run({answer!r}, {answer})")
+        return Result(name=short(name, 40), status="error", message=f"the exercise name should be a string, got {describe(name)}")
+    by_lower = {n.lower(): n for n in _REGISTRY}
+    close_ones = difflib.get_close_matches(name.strip().lower(), list(by_lower), n=1, cutoff=0.6)
+    if close_ones:
+        guess = by_lower[close_ones[0]]
+        return Result(name=name, status="error", message=f"no exercise called {name!r}; did you mean {guess!r}?")
+    known = ", ".join(names()) or "(none registered)"
+    return Result(name=name, status="error", message=f"no exercise called {name!r}. Known exercises: {known}")
+
+
+def _is_model(value: Any) -> bool:
+    """A torch module or a Keras layer/model: callable, but a built object, not a function."""
+    mods = [getattr(c, "__module__", "") or "" for c in type(value).__mro__]
+    return any(m.startswith(("torch.nn", "keras")) for m in mods)
+
+
+def _value_problem(name: str, answer: Any) -> str:
+    """Why ``answer`` is not something to call ("" when it is a function or other callable)."""
+    if callable(answer) and not _is_model(answer) and not isinstance(answer, type):
+        return ""
+    if _is_model(answer):
+        what = f"a model object ({type(answer).__name__})"
+        todo = "pass the function that builds it"
+    elif isinstance(answer, type):
+        what = f"the class {answer.__name__}"
+        todo = "pass your function"
+    else:
+        if isinstance(answer, (int, float, str, bool)) or (hasattr(answer, "item") and getattr(answer, "ndim", 1) == 0):
+            what = f"the value {short(answer, 40)}"
+        else:
+            what = f"a value ({describe(answer)})"
+        todo = "pass the function itself, without calling it"
+    return f"you passed {what}; {todo}: check.run({name!r}, {name})"
+
+
+def _is_stub(answer: Any) -> bool:
+    """A function whose body is only ``...`` or ``pass`` (after an optional docstring)."""
+    if not inspect.isfunction(answer):
+        return False
+    ops = [i.opname for i in dis.get_instructions(answer.__code__) if i.opname not in ("RESUME", "NOP", "CACHE")]
+    if ops not in (["LOAD_CONST", "RETURN_VALUE"], ["RETURN_CONST"]):
+        return False
     try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(answer)))
+    except (OSError, TypeError, SyntaxError):
+        return False
+    funcs = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    if not funcs:
+        return False
+    body = funcs[0].body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+        body = body[1:]
+    return bool(body) and all(
+        isinstance(n, ast.Pass) or (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant) and n.value.value is Ellipsis)
+        for n in body
+    )
+
+
+def _run(name: str, answer: Callable | None) -> Result:
+    ex = _REGISTRY.get(name) if isinstance(name, str) else None
+    if ex is None:
+        return _unknown(name, answer)
+    if answer is None or _is_stub(answer):
+        return Result(name=name, status="not attempted")
+    problem = _value_problem(name, answer)
+    if problem:
+        case = Case(input=f"check.run({name!r}, ...)", expected="a function", got=describe(answer), hint=problem)
+        return Result(name=name, status="failed", message=problem, cases=[case])
+    cases: list = []
+    tracked = Answer(answer, _where)
+
+    def work():
         for case in ex.checker(tracked):
             if not isinstance(case, Case):
                 raise TypeError(f"checker yielded {type(case).__name__}, not Case")
             cases.append(case)
+
+    try:
+        call_with_timeout(work, timeout_s())
+    except TimedOut:
+        limit = timeout_s()
+        hint = (f"your function was still running after {limit:g} s: look for a loop that never ends "
+                "(or raise the limit with the CFLEARN_CHECK_TIMEOUT environment variable)")
+        case = Case(input="the case after the last one shown" if cases else "the first case",
+                    expected=f"an answer within {limit:g} s", got=f"still running after {limit:g} s", hint=hint)
+        return Result(name=name, status="failed", message=hint, cases=[*cases, case])
     except NotImplementedError:
         return Result(name=name, status="not attempted")
+    except LearnerError as err:
+        exc = err.original
+        return Result(name=name, status="error", message=f"your code raised {type(exc).__name__}: {exc} ({err.where})", cases=cases)
     except Exception as exc:
-        if tracked is not answer:  # a plain function: we know exactly which errors came from it
-            where = getattr(exc, "_cflearn_learner", None)
-        else:
-            where = _learner_frame(exc.__traceback__)
-        if where is None:
-            return Result(
-                name=name,
-                status="error",
-                message=f"the checker failed ({type(exc).__name__}: {exc}); this is a bug in cflearn, not in your answer.",
-                cases=cases,
-            )
-        return Result(name=name, status="error", message=f"your code raised {type(exc).__name__}: {exc} ({where})", cases=cases)
+        explained = _explain_crash(ex, tracked, cases)
+        if explained is not None:
+            return explained
+        return Result(
+            name=name,
+            status="error",
+            message=f"the checker failed ({type(exc).__name__}: {exc}); this is a bug in cflearn, not in your answer.",
+            cases=cases,
+        )
     if not cases:
         return Result(name=name, status="error", message="the checker failed: it checked no cases.")
     status = "passed" if all(bool(c.passed) for c in cases) else "failed"
     return Result(name=name, status=status, cases=cases)
 
 
-def _track(answer: Any) -> Any:
-    """Wrap a plain function so that exceptions raised inside it are marked as the learner's."""
-    if not inspect.isfunction(answer):
-        return answer
-
-    @functools.wraps(answer)
-    def tracked(*args, **kwargs):
+def _explain_crash(ex: _Exercise, tracked: Answer, cases: list) -> Result | None:
+    """A checker that tripped over an odd return value: report the value, not a cflearn bug."""
+    if tracked.last is None:
+        return None
+    args, kwargs, got = tracked.last
+    problem = "your function returned None: did you forget the return statement?" if got is None else ""
+    expected = None
+    if not problem and ex.reference is not None:
         try:
-            return answer(*args, **kwargs)
-        except NotImplementedError:
-            raise
-        except Exception as exc:
-            if not hasattr(exc, "_cflearn_learner"):
-                # skip this wrapper's own frame; the rest is the learner's call stack
-                where = _learner_frame(exc.__traceback__.tb_next) or _first_frame(exc.__traceback__.tb_next)
-                try:
-                    exc._cflearn_learner = where
-                except AttributeError:  # exceptions with __slots__; fall back to the frame search
-                    pass
-            raise
+            expected = ex.reference(*args, **kwargs)
+        except BaseException:  # noqa: BLE001 - the reference on the learner's (maybe changed) inputs
+            return None
+        problem = type_problem(got, expected)
+        if not problem:
+            g, e = as_numpy(got), as_numpy(expected)
+            if g is not None and e is not None and g.shape != e.shape:
+                problem = f"returned shape {tuple(g.shape)}; expected shape {tuple(e.shape)}"
+    if not problem:
+        return None
+    case = Case(input="the last call", expected=describe(expected) if expected is not None else "a value",
+                got=describe(got), hint=problem)
+    return Result(name=ex.name, status="failed", message=problem, cases=[*cases, case])
 
-    return tracked
+
+def _where(tb) -> str:
+    return _learner_frame(tb) or _first_frame(tb)
 
 
 def _first_frame(tb) -> str:
@@ -247,83 +360,4 @@ def _log(result: Result) -> None:
 
 
 def _short(value: Any, limit: int = 120) -> str:
-    text = value if isinstance(value, str) else repr(value)
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def describe(value: Any) -> str:
-    """A short description of a value's type and shape, e.g. "a numpy array of shape (3,)"."""
-    import numpy as np
-
-    if isinstance(value, np.ndarray):
-        return f"a numpy array of shape {value.shape}"
-    mod = type(value).__module__
-    if mod.startswith("pandas"):
-        return f"a pandas {type(value).__name__} of shape {value.shape}"
-    if mod.startswith("torch") and hasattr(value, "shape"):
-        return f"a torch tensor of shape {tuple(value.shape)}"
-    if hasattr(value, "shape") and hasattr(value, "dtype"):
-        return f"a {type(value).__name__} of shape {tuple(value.shape)}"
-    if isinstance(value, (list, tuple)):
-        return f"a {type(value).__name__} of length {len(value)}"
-    if value is None:
-        return "None"
-    return f"a {type(value).__name__}"
-
-
-def close(got: Any, expected: Any, atol: float = 1e-6, rtol: float = 1e-5) -> tuple[bool, str]:
-    """Compare ``got`` with ``expected`` (scalars, arrays, tensors, frames).
-
-    Returns ``(ok, message)``; the message says what differs, for example
-    "got a list, expected a numpy array of shape (3,)". Never raises.
-    """
-    import numpy as np
-
-    try:
-        if type(expected).__module__.startswith("pandas"):
-            if type(got) is not type(expected):
-                return False, f"got {describe(got)}, expected {describe(expected)}"
-            if got.shape != expected.shape:
-                return False, f"got shape {got.shape}, expected shape {expected.shape}"
-            if hasattr(expected, "columns") and list(got.columns) != list(expected.columns):
-                return False, f"got columns {list(got.columns)}, expected {list(expected.columns)}"
-            got, expected = got.to_numpy(), expected.to_numpy()
-        if isinstance(expected, np.ndarray):
-            if hasattr(got, "detach"):
-                got = got.detach().cpu().numpy()
-            elif hasattr(got, "numpy") and not isinstance(got, np.ndarray):
-                got = np.asarray(got)
-            if not isinstance(got, np.ndarray):
-                return False, f"got {describe(got)}, expected {describe(expected)}"
-            if got.shape != expected.shape:
-                return False, f"got shape {got.shape}, expected shape {expected.shape}"
-        elif isinstance(expected, (int, float, np.number)) and not isinstance(expected, bool):
-            if hasattr(got, "item") and getattr(got, "ndim", 0) == 0:
-                got = got.item()
-            if not isinstance(got, (int, float, np.number)) or isinstance(got, bool):
-                return False, f"got {describe(got)}, expected a number"
-        elif isinstance(expected, (list, tuple)):
-            if not isinstance(got, (list, tuple)):
-                return False, f"got {describe(got)}, expected {describe(expected)}"
-            if len(got) != len(expected):
-                return False, f"got {describe(got)}, expected {describe(expected)}"
-            for i, (g, e) in enumerate(zip(got, expected)):
-                ok, why = close(g, e, atol=atol, rtol=rtol)
-                if not ok:
-                    return False, f"item {i}: {why}"
-            return True, ""
-        else:
-            ok = bool(got == expected)
-            return ok, "" if ok else f"got {_short(got)}, expected {_short(expected)}"
-        g, e = np.asarray(got), np.asarray(expected)
-        if g.dtype.kind in "fciub" and e.dtype.kind in "fciub":
-            ok = bool(np.allclose(g, e, atol=atol, rtol=rtol, equal_nan=True))
-            if ok:
-                return True, ""
-            diff = float(np.nanmax(np.abs(g.astype(float) - e.astype(float)))) if g.size else 0.0
-            return False, f"values differ (largest difference {diff:.3g}, allowed {atol:g})"
-        ok = bool(np.array_equal(g, e))
-        return ok, "" if ok else "values differ"
-    except Exception as exc:
-        return False, f"could not compare: {type(exc).__name__}: {exc}"
+    return short(value, limit)

@@ -8,6 +8,7 @@ by their largest value instead of by how many distinct ones there are gets caugh
 from __future__ import annotations
 
 from cflearn.check.core import Case, describe, exercise
+from cflearn.check.compare import type_problem
 
 
 def _frame(rows):
@@ -42,7 +43,13 @@ def _hint(got, expected, df) -> str:
     return f"{n_users} users x {n_items} movies = {n_users * n_items} cells, of which {n} hold a rating"
 
 
-@exercise("sparsity", lesson="00")
+def _reference(ratings):
+    """The fraction of the user x movie table with no rating."""
+    n_cells = ratings["userId"].nunique() * ratings["movieId"].nunique()
+    return 1 - len(ratings) / n_cells
+
+
+@exercise("sparsity", lesson="00", reference=_reference)
 def _sparsity(answer):
     import numpy as np
 
@@ -55,7 +62,11 @@ def _sparsity(answer):
         if hasattr(got, "item") and getattr(got, "ndim", 1) == 0:
             got = got.item()
         if not isinstance(got, (int, float, np.floating, np.integer)) or isinstance(got, bool):
-            yield Case(shown, round(expected, 4), describe(got), False, "return one number (a float between 0 and 1)")
+            why = type_problem(got, 0.5) or f"returned {describe(got)}; return one number"
+            yield Case(shown, round(expected, 4), describe(got), False, why + " (a float between 0 and 1)")
+            continue
+        if got != got:  # nan
+            yield Case(shown, round(expected, 4), got, False, "the result is nan: was a count zero?")
             continue
         ok = abs(float(got) - expected) < 1e-6
         hint = "" if ok else _hint(float(got), expected, df)

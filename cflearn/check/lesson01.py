@@ -8,6 +8,7 @@ rows shows up at once. Any order of the indices is accepted as long as they are
 
 from __future__ import annotations
 
+from cflearn.check.compare import allclose, array_equal
 from cflearn.check.core import Case, describe, exercise
 
 _UNCHANGED = "your function changed a frame or column it was given; work on a copy (df.copy()) instead"
@@ -52,6 +53,15 @@ def _mapping_problem(mapping, train_keys: set, other_keys: set, name: str = "map
         return f"the {name} should be a dict from raw ID to index, got {describe(mapping)}"
     keys = set(mapping)
     n = len(train_keys)
+    try:
+        values = set(mapping.values())
+    except TypeError:  # unhashable values: reported below
+        values = set()
+    if keys != train_keys and values == train_keys:
+        return (
+            f"the {name} is the wrong way round: its keys should be the raw IDs and its values "
+            "their indices (ID -> index), not index -> ID"
+        )
     if keys != train_keys:
         extra = keys - train_keys
         if extra & other_keys:
@@ -106,9 +116,13 @@ def _check_column(answer, train_col, col):
 
     if not (train_col.equals(train_col_in) and col.equals(col_in)):
         return case(False, _UNCHANGED)
+    if got is None:
+        return case(False, "your function returned None: did you forget the return statement?", "None")
     if not isinstance(got, tuple) or len(got) != 2:
-        return case(False, "return a tuple of two things: (mapping, encoded)", describe(got))
+        return case(False, f"returned {describe(got)}; return a tuple of two things: (mapping, encoded)", describe(got))
     mapping, encoded = got
+    if isinstance(encoded, dict) and not isinstance(mapping, dict):
+        return case(False, "the two results are swapped: return (mapping, encoded), the dict first")
     problem = _mapping_problem(mapping, set(train_col.tolist()), set(col.tolist()))
     if problem:
         return case(False, problem)
@@ -126,7 +140,15 @@ def _check_column(answer, train_col, col):
     return case(True, "")
 
 
-@exercise("encode_column", lesson="01")
+def _reference_column(train_col, col):
+    """Sorted training IDs -> 0..n-1; IDs not seen in training -> -1."""
+    import numpy as np
+
+    mapping = _reference_mapping(train_col)
+    return mapping, np.array([mapping.get(x, -1) for x in col.tolist()], dtype=np.int64)
+
+
+@exercise("encode_column", lesson="01", reference=_reference_column)
 def _encode_column(answer):
     for train_col, col in _column_cases():
         yield _check_column(answer, train_col, col)
@@ -228,8 +250,11 @@ def _check_ratings(answer, train, valid):
     if not (train_in.equals(train) and valid_in.equals(valid)):
         return case(False, _UNCHANGED, describe(got))
 
+    if got is None:
+        return case(False, "your function returned None: did you forget the return statement?", "None")
     if not isinstance(got, tuple) or len(got) != 3:
-        return case(False, "return a tuple of three things: (train_enc, valid_enc, n_dropped)", describe(got))
+        return case(False, f"returned {describe(got)}; return a tuple of three things: (train_enc, valid_enc, n_dropped)",
+                    describe(got))
     train_enc, valid_enc, n_dropped = got
     shown_got = f"valid_enc {_frame_summary(valid_enc)}, n_dropped={n_dropped!r}"
     for df, name, like in ((train_enc, "train_enc", train), (valid_enc, "valid_enc", valid)):
@@ -238,6 +263,14 @@ def _check_ratings(answer, train, valid):
             return case(False, problem, shown_got)
     if len(train_enc) != len(train):
         return case(False, f"train_enc should keep all {len(train)} training rows, got {len(train_enc)}", shown_got)
+    if not array_equal(train_enc[["userId", "movieId"]].to_numpy(), train[["userId", "movieId"]].to_numpy()):
+        return case(False, "train_enc should keep the training rows as they were, in their order", shown_got)
+    try:
+        same = allclose(train_enc["rating"].to_numpy(dtype=float), train["rating"].to_numpy(dtype=float))
+    except (TypeError, ValueError):
+        same = False
+    if not same:
+        return case(False, "the ratings in train_enc should be unchanged: add the 'user' and 'item' columns only", shown_got)
     for raw, col, ref in (("userId", "user", users), ("movieId", "item", items)):
         unseen = ~valid_enc[raw].isin(list(ref))
         if unseen.any() and (valid_enc.loc[unseen, col] >= 0).any():
@@ -268,7 +301,11 @@ def _check_ratings(answer, train, valid):
             f"valid_enc should keep exactly the {len(kept)} validation rows whose user and item were both seen in training, in order",
             shown_got,
         )
-    if not np.allclose(valid_enc["rating"].to_numpy(dtype=float), kept["rating"].to_numpy(dtype=float)):
+    try:
+        same = allclose(valid_enc["rating"].to_numpy(dtype=float), kept["rating"].to_numpy(dtype=float))
+    except (TypeError, ValueError):
+        same = False
+    if not same:
         return case(False, "the ratings of the kept rows should be unchanged", shown_got)
     if isinstance(n_dropped, bool) or not isinstance(n_dropped, (int, np.integer)):
         return case(False, f"n_dropped should be an int, got {describe(n_dropped)}", shown_got)
@@ -277,7 +314,18 @@ def _check_ratings(answer, train, valid):
     return case(True, "", shown_got)
 
 
-@exercise("encode_ratings", lesson="01")
+def _reference_ratings(train, valid):
+    """Both frames with 'user' and 'item' columns fitted on train; unseen validation rows dropped."""
+    train, valid = train.copy(), valid.copy()
+    for raw, col in (("userId", "user"), ("movieId", "item")):
+        mapping = _reference_mapping(train[raw])
+        train[col] = train[raw].map(mapping).astype("int64")
+        valid[col] = valid[raw].map(mapping).fillna(-1).astype("int64")
+    keep = (valid["user"] >= 0) & (valid["item"] >= 0)
+    return train, valid[keep].reset_index(drop=True), int((~keep).sum())
+
+
+@exercise("encode_ratings", lesson="01", reference=_reference_ratings)
 def _encode_ratings(answer):
     for train, valid in _ratings_cases():
         yield _check_ratings(answer, train, valid)

@@ -7,7 +7,8 @@ one prediction per pair, shape (batch,). The inputs are tiny and hand-checkable.
 
 from __future__ import annotations
 
-from cflearn.check.core import Case, close, describe, exercise
+from cflearn.check.guard import LearnerError
+from cflearn.check.core import Case, describe, diagnose, exercise
 
 
 def _dot_cases():
@@ -40,51 +41,57 @@ def _dot_cases():
     return cases
 
 
-def _dot_hint(got, expected, user_emb, item_emb, user, item) -> str:
-    import numpy as np
-
-    shape = tuple(getattr(got, "shape", ()))
-    batch = len(user)
-    if shape == (batch, batch) and batch > 1:
-        return "a (batch, batch) result: that is every user against every item; take the dot product row by row"
-    if shape == (user_emb.shape[1],) and batch != user_emb.shape[1]:
-        return "one number per factor: sum over the factors axis (the last one), not over the batch"
-    if shape == (batch, 1):
-        return "shape (batch, 1): drop the last axis so the result is (batch,)"
-    if shape == (batch,):
-        swapped = (user_emb[item] * item_emb[user]).sum(-1).numpy()
-        if np.allclose(np.asarray(got.detach() if hasattr(got, "detach") else got, dtype=float), swapped, atol=1e-5):
-            return "look up the user's row in the user table and the item's row in the item table"
-        return "multiply the user vector and the item vector entry by entry, then sum over the factors"
-    return f"return one prediction per (user, item) pair: shape ({batch},)"
+def _reference(user_emb, item_emb, user, item):
+    """Row-wise dot product of the looked-up user and item vectors, shape (batch,)."""
+    return (user_emb[user] * item_emb[item]).sum(-1)
 
 
-@exercise("dot_forward", lesson="03")
+def _mistakes(user_emb, item_emb, user, item):
+    u, v = user_emb[user], item_emb[item]  # (batch, n_factors)
+    return [
+        ("a (batch, batch) result: that is every user against every item (a matrix product); "
+         "take the dot product row by row", lambda: u @ v.T),
+        ("one number per factor: sum over the factors axis (the last one), not over the batch", lambda: (u * v).sum(0)),
+        ("shape (batch, 1): drop the last axis so the result is (batch,)", lambda: (u * v).sum(-1, keepdim=True)),
+        ("multiply the user vector and the item vector entry by entry, then sum over the factors (the last axis)",
+         lambda: u * v),
+        ("look up the user's row in the user table and the item's row in the item table",
+         lambda: (user_emb[item] * item_emb[user]).sum(-1)),
+        ("multiply the two vectors entry by entry (do not add them), then sum", lambda: (u + v).sum(-1)),
+        ("that is one number for the whole batch; return one prediction per (user, item) pair", lambda: (u * v).sum()),
+    ]
+
+
+@exercise("dot_forward", lesson="03", reference=_reference)
 def _dot_forward(answer):
     import torch
 
     for user_emb, item_emb, user, item, label in _dot_cases():
-        expected = (user_emb[user] * item_emb[item]).sum(-1).numpy()  # (batch,)
+        expected = _reference(user_emb, item_emb, user, item)  # (batch,)
         got = answer(user_emb.clone(), item_emb.clone(), user.clone(), item.clone())
-        ok, why = close(got, expected, atol=1e-5)
-        hint = "" if ok else _dot_hint(got, expected, user_emb, item_emb, user, item)
+        ok, hint = diagnose(got, expected, _mistakes(user_emb, item_emb, user, item), atol=1e-5,
+                            shape_hint=lambda shape: f"return one prediction per (user, item) pair: shape ({len(user)},)",
+                            fallback="multiply the user vector and the item vector entry by entry, then sum over the factors")
         yield Case(
             input=f"{label}: user={user.tolist()}, item={item.tolist()}",
-            expected=expected,
+            expected=expected.numpy(),
             got=got,
             passed=ok,
-            hint=hint or why,
+            hint=hint,
         )
 
     # the forward pass must stay differentiable, or training cannot update the embeddings
     user_emb = torch.tensor([[1.0, 2.0], [0.5, -1.0]], requires_grad=True)
     item_emb = torch.tensor([[3.0, 1.0], [1.0, 1.0]], requires_grad=True)
-    got = answer(user_emb, item_emb, torch.tensor([0, 1]), torch.tensor([1, 0]))
+    try:
+        got = answer(user_emb, item_emb, torch.tensor([0, 1]), torch.tensor([1, 0]))
+    except LearnerError as err:  # e.g. .numpy() on a tensor that requires grad
+        got = f"an error: {err}"
     ok = isinstance(got, torch.Tensor) and got.requires_grad
     yield Case(
         input="tables with requires_grad=True",
         expected="a torch tensor that requires grad",
         got=describe(got) + (" that requires grad" if ok else ""),
         passed=ok,
-        hint="" if ok else "use torch operations only (no .numpy(), .item() or .detach()) so gradients reach the tables",
+        hint="" if ok else "use torch operations only (no .numpy(), .item(), .tolist() or .detach()) so gradients reach the tables",
     )

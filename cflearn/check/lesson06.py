@@ -10,19 +10,56 @@ main branch (global mean + biases + row-wise dot product) plus side branch
 
 from __future__ import annotations
 
-from cflearn.check.core import Case, close, describe, exercise
+from cflearn.check.core import Case, close, describe, diagnose, exercise
+from cflearn.check.guard import LearnerError
 
 _HINT_MAIN = (
-    "the main branch is global_mean + user_bias + item_bias + the dot product of each user's vector "
-    "with its item's vector (multiply element-wise, then sum over the factors)"
+    "the main branch adds the global mean, the user's bias, the item's bias and, for each row, "
+    "the dot product of the user's vector with its item's vector (multiply entry by entry, then sum over the factors)"
 )
-_HINT_SIDE = "add the side branch: mlp applied to the user and item vectors concatenated along the last dimension"
-_HINT_ORDER = "concatenate the user vectors first, then the item vectors (torch.cat([user_vecs, item_vecs], dim=1))"
+_HINT_SIDE = "add the side branch: the mlp applied to the user and item vectors joined side by side (along the last dimension)"
+_HINT_ORDER = "join the vectors with the user's first and the item's second, the order the mlp was trained on"
 _HINT_SHAPE = (
-    "return shape (batch,): mlp gives (batch, 1), so squeeze its last dimension before adding "
-    "(adding (batch,) and (batch, 1) broadcasts to (batch, batch)); the dot product is row by row, "
-    "(user_vecs * item_vecs).sum(dim=1), not a matrix product"
+    "return shape (batch,): the mlp gives (batch, 1), so drop its last dimension before adding "
+    "(a (batch,) tensor plus a (batch, 1) tensor broadcasts to (batch, batch))"
 )
+_HINT_MATMUL = (
+    "a (batch, batch) result: a matrix product pairs every user with every item; "
+    "the dot product is row by row (multiply entry by entry, then sum over the factors)"
+)
+_HINT_GRAD = (
+    "keep the result connected to its inputs: use torch operations only (no .detach(), .numpy(), .item() "
+    "or torch.no_grad()) so gradients reach the vectors, the biases and the mlp"
+)
+
+
+def _reference(user_vecs, item_vecs, user_bias, item_bias, global_mean, mlp):
+    """Main branch (mean, biases, row-wise dot product) plus the mlp side branch, shape (batch,)."""
+    import torch
+
+    dot = (user_vecs * item_vecs).sum(dim=1)  # (batch,)
+    side = mlp(torch.cat([user_vecs, item_vecs], dim=1)).squeeze(-1)  # (batch, 1) -> (batch,)
+    return global_mean + user_bias + item_bias + dot + side
+
+
+def _mistakes(u, v, bu, bi, mean, mlp):
+    import torch
+
+    dot = (u * v).sum(dim=1)
+    side = lambda a, b: mlp(torch.cat([a, b], dim=1)).squeeze(-1)  # noqa: E731
+    main = mean + bu + bi + dot
+    return [
+        (_HINT_SHAPE, lambda: main + mlp(torch.cat([u, v], dim=1))),
+        (_HINT_MATMUL, lambda: mean + bu + bi + u @ v.T + side(u, v)),
+        (_HINT_ORDER, lambda: main + side(v, u)),
+        (_HINT_SIDE, lambda: main),
+        ("add the global mean too", lambda: bu + bi + dot + side(u, v)),
+        ("add the user's and the item's biases too", lambda: mean + dot + side(u, v)),
+        ("add the item's bias too", lambda: mean + bu + dot + side(u, v)),
+        ("add the user's bias too", lambda: mean + bi + dot + side(u, v)),
+        ("add the dot product of the user and item vectors too", lambda: mean + bu + bi + side(u, v)),
+        ("the side branch is added to the main branch, not multiplied", lambda: main * side(u, v)),
+    ]
 
 
 class _Zero:
@@ -51,26 +88,57 @@ def _side(n_factors, hidden=3):
         mlp[2].weight.copy_(torch.tensor([[0.5, 1.0, -2.0]]))
         mlp[2].bias.copy_(torch.tensor([0.1]))
     mlp.eval()
+    mlp.requires_grad_(False)  # the value cases need no gradients; the gradient case turns them on
     return mlp
 
 
 def _case(answer, label, u, v, bu, bi, mean, mlp, expected, hint):
     import torch
 
-    expected = expected.detach().numpy()
-
     with torch.no_grad():
-        got = answer(u.clone(), v.clone(), bu.clone(), bi.clone(), mean, mlp)
-    if not isinstance(got, torch.Tensor):
-        return Case(label, expected, got, False, f"return a tensor, not {describe(got)}")
-    got = got.detach().cpu().numpy()
-    if tuple(got.shape) != tuple(expected.shape):
-        return Case(label, expected, got, False, f"got shape {tuple(got.shape)}, expected {tuple(expected.shape)}; " + _HINT_SHAPE)
-    ok, why = close(got, expected, atol=1e-5)
-    return Case(label, expected, got, ok, "" if ok else f"{why}; {hint}")
+        mistakes = [(h, (lambda make=make: make().detach())) for h, make in _mistakes(u, v, bu, bi, mean, mlp)]
+        expected = expected.detach()
+    got = answer(u.clone(), v.clone(), bu.clone(), bi.clone(), mean, mlp)
+    ok, why = diagnose(got, expected, mistakes, atol=1e-5, fallback=hint,
+                       shape_hint=lambda shape: f"got shape {shape}, expected ({len(u)},); " + _HINT_SHAPE)
+    return Case(label, expected.numpy(), got, ok, why)
 
 
-@exercise("combine_branches", lesson="06")
+def _gradient_case(answer):
+    """The result must stay differentiable: training updates the vectors, biases and mlp through it."""
+    import torch
+
+    mlp = _side(2)
+    for p in mlp.parameters():
+        p.requires_grad_(True)
+    inputs = [
+        torch.tensor([[1.0, 2.0], [0.5, -1.0]], requires_grad=True),
+        torch.tensor([[0.5, 1.0], [2.0, 1.0]], requires_grad=True),
+        torch.tensor([0.25, -0.5], requires_grad=True),
+        torch.tensor([0.0, 0.5], requires_grad=True),
+    ]
+    label = "vectors, biases and mlp weights with requires_grad=True: gradients of the summed result"
+    try:
+        got = answer(*inputs, 3.5, mlp)
+    except LearnerError as err:
+        return Case(label, "a tensor that requires grad", f"raised {err}", False, _HINT_GRAD)
+    wanted = [*inputs, *mlp.parameters()]
+    if not isinstance(got, torch.Tensor) or not got.requires_grad:
+        return Case(label, "a tensor that requires grad", describe(got), False, _HINT_GRAD)
+    try:
+        grads = torch.autograd.grad(got.sum(), wanted, allow_unused=True)
+    except RuntimeError as exc:
+        return Case(label, "gradients for every input", f"backward failed: {exc}", False, _HINT_GRAD)
+    ref = torch.autograd.grad(_reference(*inputs, 3.5, mlp).sum(), wanted)
+    names = ["user_vecs", "item_vecs", "user_bias", "item_bias", "the mlp's weights"]
+    for i, (g, r) in enumerate(zip(grads, ref)):
+        # judge only that gradients arrive: wrong values are the value cases' business
+        if g is None or (bool((g == 0).all()) and not bool((r == 0).all())):
+            return Case(label, "gradients for every input", f"no gradient reaches {names[min(i, 4)]}", False, _HINT_GRAD)
+    return Case(label, "gradients for every input", "gradients for every input", True, "")
+
+
+@exercise("combine_branches", lesson="06", reference=_reference)
 def check_combine_branches(answer):
     import torch
 
@@ -108,3 +176,5 @@ def check_combine_branches(answer):
         expected = (u4 * v4).sum(dim=1) + mlp(torch.cat([u4, v4], dim=1)).squeeze(-1)
     yield _case(answer, f"u={u4.tolist()}, v={v4.tolist()}, zero biases and mean, the fixed mlp",
                 u4, v4, b0, b0, 0.0, mlp, expected, _HINT_ORDER)
+
+    yield _gradient_case(answer)

@@ -42,7 +42,34 @@ def _movies():
     ).iloc[[3, 0, 5, 1, 4, 2]].reset_index(drop=True)
 
 
-@exercise("item_titles", lesson="07")
+def _titles_problem(got) -> str:
+    """Why ``got`` is not a sequence of title strings ("" when it is)."""
+    import pandas as pd
+
+    if got is None:
+        return "your function returned None: did you forget the return statement?"
+    if isinstance(got, str):
+        return f"returned one string ({got[:40]!r}...); return a list of titles, one string per item index"
+    if isinstance(got, pd.DataFrame):
+        return "returned a DataFrame; return only the titles (a list of strings, or the title column)"
+    if isinstance(got, dict) or not hasattr(got, "__iter__"):
+        return f"returned {describe(got)}; return a list of titles, one string per item index"
+    try:
+        values = list(got)
+    except Exception:
+        return f"returned {describe(got)}; return a list of titles"
+    if not all(isinstance(v, str) for v in values):
+        return f"return the titles themselves (strings); got {describe(got)} holding {type(values[0]).__name__ if values else 'nothing'}"
+    return ""
+
+
+def _reference_titles(items, item_ids, movies):
+    """Item index -> movieId -> title."""
+    by_id = dict(zip(movies["movieId"].tolist(), movies["title"].tolist()))
+    return [by_id[int(item_ids[i])] for i in items]
+
+
+@exercise("item_titles", lesson="07", reference=_reference_titles)
 def _item_titles(answer):
     import numpy as np
 
@@ -52,7 +79,11 @@ def _item_titles(answer):
     for items in ([0], [2, 4, 1], [3, 0, 3]):
         expected = [by_id[int(item_ids[i])] for i in items]
         got = answer(np.array(items), item_ids.copy(), movies.copy())
-        got_list = [str(t) for t in got] if hasattr(got, "__iter__") and not isinstance(got, str) else got
+        problem = _titles_problem(got)
+        if problem:
+            yield Case(input=f"items={items}, item_ids={item_ids.tolist()}", expected=expected, got=got, passed=False, hint=problem)
+            continue
+        got_list = [str(t) for t in got]
         ok = got_list == expected
         hint = ""
         if not ok:
@@ -94,7 +125,12 @@ def _rankings(vectors, index):
     }
 
 
-@exercise("cosine_neighbours", lesson="07")
+def _reference_neighbours(vectors, index, n):
+    """The n rows most cosine-similar to row ``index``, most similar first, itself left out."""
+    return [int(i) for i in _rankings(vectors, index)["right"][:n]]
+
+
+@exercise("cosine_neighbours", lesson="07", reference=_reference_neighbours)
 def _cosine_neighbours(answer):
     for vectors, index, n in _neighbour_cases():
         ranks = _rankings(vectors, index)
@@ -104,7 +140,9 @@ def _cosine_neighbours(answer):
         ok = got_list == expected
         hint = ""
         if not ok:
-            if got_list is None:
+            if got is None:
+                hint = "your function returned None: did you forget the return statement?"
+            elif got_list is None:
                 hint = f"return the neighbours' indices as a list or 1-D array of ints (got {describe(got)})"
             elif got_list == [int(i) for i in ranks["dot"][:n]]:
                 hint = "that ranks by dot product, which favours long vectors; divide each vector by its length first"
@@ -120,7 +158,15 @@ def _cosine_neighbours(answer):
 
 
 # ---------------------------------------------------------------- top_unseen
-@exercise("top_unseen", lesson="07")
+def _reference_top_unseen(scores, seen, n):
+    """The n best-scored items not in ``seen``, best first."""
+    import numpy as np
+
+    seen_set = set(np.asarray(seen).tolist())
+    return [int(i) for i in np.argsort(-scores, kind="stable") if int(i) not in seen_set][:n]
+
+
+@exercise("top_unseen", lesson="07", reference=_reference_top_unseen)
 def _top_unseen(answer):
     import numpy as np
 
@@ -137,7 +183,9 @@ def _top_unseen(answer):
         ok = got_list == expected
         hint = ""
         if not ok:
-            if got_list is None:
+            if got is None:
+                hint = "your function returned None: did you forget the return statement?"
+            elif got_list is None:
                 hint = f"return item indices as a list or 1-D array of ints (got {describe(got)})"
             elif got_list == order[:n]:
                 hint = "some of those the user has already rated; drop the `seen` items before taking the top n"
