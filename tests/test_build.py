@@ -283,3 +283,60 @@ def test_lesson_that_is_not_utf8_is_kept_and_named(project):
     code, text = _run(project, "--force")
     assert code == 0 and (project / "lessons" / "01_encoding.bak.ipynb").read_bytes() == raw
     assert build.check(project, out=io.StringIO()) == 0
+
+
+@pytest.mark.parametrize("case", ["pinned-installed", "older-installed", "none-installed"])
+def test_setup_cell_on_colab_without_network_still_defines_seed_gpu_and_device(case, tmp_path):
+    """Run the generated cell in a fresh Python, as Colab would, with a `pip` that cannot reach
+    anything (a stand-in on the path, failing the way pip fails when git cannot clone)."""
+    import os
+    import subprocess
+    import sys
+
+    url, version = build.project_info(REPO)
+    fake = tmp_path / "fake"
+    (fake / "pip").mkdir(parents=True)
+    (fake / "pip" / "__init__.py").write_text("")
+    log = tmp_path / "pip.log"
+    (fake / "pip" / "__main__.py").write_text(
+        "import sys\n"
+        f"open({str(log)!r}, 'a').write(' '.join(sys.argv[1:]) + '\\n')\n"
+        "sys.stderr.write('  error: subprocess-exited-with-error\\n'\n"
+        "                 \"      fatal: unable to access 'https://github.com/x/': Could not resolve host: github.com\\n\"\n"
+        "                 'ERROR: Failed to build cflearn\\n')\n"
+        "sys.exit(1)\n"
+    )
+    path = [str(fake), str(REPO)]
+    pinned = version
+    if case == "older-installed":
+        pinned = "9.9.9"  # the cell pins a version newer than the cflearn it finds
+    elif case == "none-installed":  # no cflearn at all (the repository is not on the path either)
+        (fake / "cflearn").mkdir()
+        (fake / "cflearn" / "__init__.py").write_text("raise ImportError('No module named cflearn')\n")
+        path = [str(fake)]
+    cell = tmp_path / "cell.py"
+    cell.write_text(build.setup_source((), url, pinned))
+    driver = (
+        "import sys, types\n"
+        "sys.modules['google.colab'] = types.ModuleType('google.colab')\n"
+        f"exec(compile(open({str(cell)!r}).read(), '<setup cell>', 'exec'))\n"
+        "print('DEFINED', SEED, USE_GPU, dev is not None)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(path), CFLEARN_DEVICE="cpu")
+    done = subprocess.run([sys.executable, "-c", driver], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    *printed, defined = done.stdout.strip().splitlines()
+    calls = log.read_text().splitlines() if log.exists() else []
+    if case == "pinned-installed":
+        assert calls == [], "the pinned cflearn is importable: nothing to install"
+        assert defined == "DEFINED 42 True True" and len(printed) == 2, done.stdout  # versions, device
+    elif case == "older-installed":
+        assert len(calls) == 1 and f"cflearn @ git+{url}@v9.9.9" in calls[0], calls
+        assert defined == "DEFINED 42 True True", done.stdout
+        assert len(printed) == 3 and printed[0].startswith("Could not install cflearn 9.9.9"), printed
+        assert "Could not resolve host: github.com" in printed[0] and f"installed cflearn {version}" in printed[0]
+    else:
+        assert len(calls) == 1, calls
+        assert defined == "DEFINED 42 True False", done.stdout  # SEED and USE_GPU set, dev is None
+        assert len(printed) == 1, printed
+        assert "Could not resolve host" in printed[0] and "run this cell again" in printed[0], printed

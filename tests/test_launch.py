@@ -102,6 +102,25 @@ def test_make_test_sets_up_first_then_runs_pytest_and_ci_calls_it():
     assert re.search(r"^make test\s*$", ci, re.M), ".ci/run should call the README's test command, `make test`"
 
 
+@pytest.mark.parametrize("uid, allowed", [("0", True), ("1000", False)])
+def test_make_lab_starts_as_root_only_when_run_as_root(tmp_path, uid, allowed):
+    """JupyterLab refuses root without --allow-root (Docker, cloud machines); others do not need it."""
+    if not shutil.which("make"):
+        pytest.skip("make is not installed")
+    fake_id = tmp_path / "id"
+    fake_id.write_text(f'#!/bin/sh\nif [ "$1" = -u ]; then echo {uid}; else exec /usr/bin/env -i id "$@"; fi\n')
+    fake_id.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+    env["PATH"] = f"{tmp_path}{os.pathsep}{env['PATH']}"
+    for target, folder in (("lab", "lessons"), ("lab-solutions", "solutions")):
+        done = subprocess.run(["make", "--no-print-directory", "-n", target], cwd=REPO, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        (line,) = [l for l in done.stdout.splitlines() if re.search(r"jupyter[ -]lab\b", l)]
+        cmd = shlex.split(line)
+        assert ("--allow-root" in cmd) == allowed, f"uid {uid}: {line}"
+        assert cmd[-1].rstrip("/") == folder, line
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -114,7 +133,8 @@ def test_make_lab_command_really_serves_the_lessons(tmp_path):
     if not (REPO / cmd[0]).exists():
         pytest.skip(f"{cmd[0]} does not exist yet (run `make lab` or `make test` once)")
     port, token = _free_port(), uuid.uuid4().hex
-    extra = ["--no-browser", "--allow-root", f"--port={port}", "--ServerApp.port_retries=0",
+    # no --allow-root here: as root, `make lab`'s own command must carry it
+    extra = ["--no-browser", f"--port={port}", "--ServerApp.port_retries=0",
              "--ServerApp.ip=127.0.0.1", f"--ServerApp.token={token}"]
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "config"), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
                JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"))
@@ -190,26 +210,48 @@ def _run_setup(source, monkeypatch, on_colab):
 
 
 @pytest.mark.parametrize("frameworks", [(), ("torch",), ("torch", "keras")])
-def test_setup_cell_on_colab_installs_the_pinned_package_and_nothing_else(frameworks, monkeypatch):
+def test_setup_cell_on_colab_skips_the_install_when_the_pinned_cflearn_is_there(frameworks, monkeypatch):
     url, version = build.project_info(REPO)
-    source = build.setup_source(frameworks, url, version)
-    calls, setups, ns = _run_setup(source, monkeypatch, on_colab=True)
-    assert len(calls) == 1, calls
-    (argv,), kwargs = calls[0]
-    assert argv[:4] == [sys.executable, "-m", "pip", "install"] and kwargs.get("check"), argv
-    specs = [a for a in argv[4:] if not a.startswith("-")]
-    options = [a for a in argv[4:] if a.startswith("-")]
+    calls, setups, ns = _run_setup(build.setup_source(frameworks, url, version), monkeypatch, on_colab=True)
+    assert calls == [], "cflearn at the pinned version is importable: the cell should not run pip"
+    assert ns["SEED"] == 42 and ns["USE_GPU"] is True and ns["dev"] == "device"
+    assert setups == [((True,), {"seed": 42, "frameworks": tuple(frameworks)})]
+
+
+def test_setup_cell_on_colab_installs_the_pinned_package_and_nothing_else(tmp_path):
+    """A fresh Python with a fake google.colab and a pip that records its arguments; the cell pins a
+    version other than the one importable here, so it must install."""
+    url, _ = build.project_info(REPO)
+    fake = tmp_path / "fake" / "pip"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    log = tmp_path / "pip.json"
+    (fake / "__main__.py").write_text(f"import json, sys\nopen({str(log)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n")
+    cell = tmp_path / "cell.py"
+    cell.write_text(build.setup_source((), url, "9.9.9"))
+    driver = (
+        "import sys, types\n"
+        "sys.modules['google.colab'] = types.ModuleType('google.colab')\n"
+        f"exec(compile(open({str(cell)!r}).read(), '<setup cell>', 'exec'))\n"
+        "assert SEED == 42 and USE_GPU is True and dev is not None\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(fake.parent), str(REPO)]), CFLEARN_DEVICE="cpu")
+    done = subprocess.run([sys.executable, "-c", driver], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    (argv,) = [json.loads(l) for l in log.read_text().splitlines()]
+    assert argv[:1] == ["install"], argv
+    specs = [a for a in argv[1:] if not a.startswith("-")]
+    options = [a for a in argv[1:] if a.startswith("-")]
     assert len(specs) == 1, f"install only cflearn, got {specs}"
     req = Requirement(specs[0])
-    assert req.name == "cflearn" and req.url == f"git+{url}@v{version}", specs[0]
+    assert req.name == "cflearn" and req.url == f"git+{url}@v9.9.9", specs[0]
     assert not set(options) & {"-U", "--upgrade", "--force-reinstall", "-I", "--ignore-installed"}, options
-    assert ns["SEED"] == 42 and ns["USE_GPU"] is True
-    assert setups == [((True,), {"seed": 42, "frameworks": tuple(frameworks)})]
+    assert "Could not" not in done.stdout, done.stdout
 
 
 def test_setup_cell_off_colab_installs_nothing(monkeypatch):
     url, version = build.project_info(REPO)
-    calls, setups, _ = _run_setup(build.setup_source(("torch", "keras"), url, version), monkeypatch, on_colab=False)
+    calls, setups, _ = _run_setup(build.setup_source(("torch", "keras"), url, "9.9.9"), monkeypatch, on_colab=False)
     assert calls == [] and len(setups) == 1
 
 
