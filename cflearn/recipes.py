@@ -24,7 +24,7 @@ FIT_KEYS = ("lr", "n_epochs", "batch_size", "weight_decay", "schedule")
 # ``python -m cflearn.recipes MODEL``). Every recipe trains with a one-cycle schedule, so the
 # last epoch is also the best one: regularisation comes from weight decay, not from stopping early.
 RECIPES = {
-    "DotProduct": {"n_factors": 100, "lr": 5e-3, "n_epochs": 5, "batch_size": 64, "weight_decay": 0.02,
+    "DotProduct": {"n_factors": 100, "lr": 5e-3, "n_epochs": 5, "batch_size": 64, "weight_decay": 0.005,
                    "schedule": "one_cycle"},
     "DotProductBias": {"n_factors": 50, "y_range": (0.0, 5.5), "global_mean": None,
                        "lr": 5e-3, "n_epochs": 5, "batch_size": 64, "weight_decay": 0.15, "schedule": "one_cycle"},
@@ -37,7 +37,7 @@ RECIPES = {
 
 # The grids tune() searched for each recipe (every other setting as in RECIPES).
 TUNING_GRIDS = {
-    "DotProduct": {"weight_decay": [0.01, 0.02, 0.05], "n_factors": [50, 100]},
+    "DotProduct": {"weight_decay": [0.005, 0.01, 0.02, 0.05], "n_factors": [50, 100]},
     "DotProductBias": {"weight_decay": [0.1, 0.15, 0.2, 0.3], "n_factors": [50, 100]},
     "NeuralCF": {"weight_decay": [0.1, 0.2, 0.4], "dropout": [0.2, 0.5]},
     "ResidualCF": {"weight_decay": [0.1, 0.2, 0.4], "dropout": [0.2, 0.5]},
