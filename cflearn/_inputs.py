@@ -199,3 +199,39 @@ def framework_of(model, expected: str) -> None:
         f"{type(model).__name__} is a {_FRAMEWORK_NAMES[actual]} model, but this is cflearn.{expected}; "
         f"use cflearn.{actual}.fit and cflearn.{actual}.predict for it."
     )
+
+
+# -- index checks for a model called directly, ``model(user, item)`` -------------------------------
+# ``encoded_arrays`` checks whole frames before ``fit``/``predict``; these check the arrays a learner
+# hands to a model, with one message per fault shared by both frameworks.
+
+def index_shape_message(user_shape, item_shape) -> str:
+    return f"user and item must have the same shape, got {tuple(user_shape)} and {tuple(item_shape)}."
+
+
+def index_dtype_message(what: str) -> str:
+    return (
+        f"{what} indices must be integers (an integer array such as int64), got non-integer values; "
+        f"pass the '{what}' column added by the IdEncoder, not IDs or ratings."
+    )
+
+
+def index_range_message(what: str, n: int, negative: int, beyond: int) -> str:
+    return (
+        f"{negative + beyond} {what} index value(s) are outside 0..{n - 1} ({negative} negative, i.e. unseen in "
+        f"training; {beyond} >= n_{what}s={n}); encode with the IdEncoder fitted on the training split and drop "
+        "unseen rows: encoder.transform(df, unseen='drop')."
+    )
+
+
+def check_index_arrays(user, item, n_users: int, n_items: int) -> None:
+    """Refuse mismatched shapes, non-integer values or out-of-range values in concrete (NumPy) index arrays."""
+    user, item = np.asarray(user), np.asarray(item)
+    if user.shape != item.shape:
+        raise ValueError(index_shape_message(user.shape, item.shape))
+    for values, n, what in ((user, n_users, "user"), (item, n_items, "item")):
+        if values.dtype.kind not in "iu":
+            raise ValueError(index_dtype_message(what))
+        negative, beyond = int(np.count_nonzero(values < 0)), int(np.count_nonzero(values >= n))
+        if negative or beyond:
+            raise ValueError(index_range_message(what, n, negative, beyond))

@@ -1,4 +1,5 @@
-"""cflearn.keras: shapes, y_range bounds, refusals, training that learns, seeding, the torch backend."""
+"""cflearn.keras training: refusals of bad data, training that learns, seeding, the torch backend.
+(Models: test_models.py.)"""
 
 import os
 import subprocess
@@ -24,51 +25,6 @@ def frame(n=400, n_users=12, n_items=15, seed=0):
     a, b = rng.normal(size=n_users), rng.normal(size=n_items)
     rating = np.clip(3.5 + a[user] * b[item] + 0.3 * a[user], 0.5, 5.0)
     return pd.DataFrame({"user": user, "item": item, "rating": rating.astype("float32")})
-
-
-@pytest.mark.parametrize("name", MODELS)
-def test_both_input_forms_give_one_rating_per_row(name):
-    model = getattr(cfk, name)(12, 15, n_factors=4)
-    user, item = np.array([0, 3, 11]), np.array([1, 14, 2])
-    a = keras.ops.convert_to_numpy(model(user, item))
-    b = keras.ops.convert_to_numpy(model(np.stack([user, item], axis=1)))
-    assert a.shape == (3,) and np.allclose(a, b)
-
-
-def test_dot_product_and_biases_by_hand():
-    model = cfk.DotProductBias(3, 4, n_factors=2, global_mean=3.0)
-    w = cfk.get_weights(model)
-    w["user_factors"][:] = [[1, 2], [0, 1], [3, -1]]
-    w["item_factors"][:] = [[1, 1], [2, 0], [0, 5], [-1, 1]]
-    w["user_bias"][:] = [[0.5], [0.0], [-1.0]]
-    w["item_bias"][:] = 0.0
-    cfk.set_weights(model, w)
-    got = cfk.predict(model, pd.DataFrame({"user": [0, 2, 1], "item": [0, 1, 2]}))
-    assert np.allclose(got, [3 + 3 + 0.5, 3 + 6 - 1.0, 3 + 5])
-
-
-@pytest.mark.parametrize("name", ["DotProductBias", "NeuralCF", "ResidualCF"])
-def test_y_range_bounds_every_prediction(name):
-    model = getattr(cfk, name)(12, 15, n_factors=4, y_range=(1.0, 2.0))
-    rng = np.random.default_rng(0)
-    cfk.set_weights(model, {k: rng.normal(0, 5, v.shape).astype("float32") for k, v in cfk.get_weights(model).items()})
-    out = cfk.predict(model, pd.DataFrame({"user": np.arange(12), "item": np.arange(12)}))
-    assert (out >= 1.0).all() and (out <= 2.0).all() and (out.min() < 1.1 or out.max() > 1.9)  # saturated, yet inside
-
-
-@pytest.mark.parametrize(
-    "kwargs, message",
-    [
-        ({"n_users": 0}, "n_users must be a positive integer"),
-        ({"hidden": ()}, "at least one layer"),
-        ({"dropout": 1.0}, r"dropout must be a number in \[0, 1\)"),
-        ({"y_range": (5, 1)}, "low < high"),
-        ({"activation": "nope"}, "activation must be one of"),
-    ],
-)
-def test_bad_settings_are_refused_at_construction(kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        cfk.NeuralCF(**{"n_users": 5, "n_items": 5, "n_factors": 3, **kwargs})
 
 
 def test_bad_input_is_refused_before_keras_sees_it():

@@ -1,4 +1,4 @@
-"""cflearn.torch: shapes, y_range bounds, refusals with clear messages, training that learns, seeding."""
+"""cflearn.torch training: refusals of bad data, training that learns, seeding. (Models: test_models.py.)"""
 
 import numpy as np
 import pandas as pd
@@ -18,68 +18,6 @@ def frame(n=400, n_users=12, n_items=15, seed=0):
     a, b = rng.normal(size=n_users), rng.normal(size=n_items)
     rating = np.clip(3.5 + a[user] * b[item] + 0.3 * a[user], 0.5, 5.0)
     return pd.DataFrame({"user": user, "item": item, "rating": rating.astype("float32")})
-
-
-@pytest.mark.parametrize("name", MODELS)
-def test_forward_gives_one_rating_per_row(name):
-    model = getattr(cft, name)(12, 15, n_factors=4)
-    out = model(torch.tensor([0, 3, 11]), torch.tensor([1, 14, 2]))
-    assert out.shape == (3,) and out.dtype == torch.float32
-
-
-def test_dot_product_is_the_dot_of_the_two_rows():
-    model = cft.DotProduct(3, 4, n_factors=2)
-    w = cft.get_weights(model)
-    w["user_factors"][:] = [[1, 2], [0, 1], [3, -1]]
-    w["item_factors"][:] = [[1, 1], [2, 0], [0, 5], [-1, 1]]
-    cft.set_weights(model, w)
-    got = model(torch.tensor([0, 2, 1]), torch.tensor([0, 1, 2])).detach().numpy()
-    assert np.allclose(got, [3, 6, 5])
-
-
-def test_biases_global_mean_and_y_range_by_hand():
-    model = cft.DotProductBias(2, 2, n_factors=1, global_mean=3.0)
-    w = {k: np.zeros_like(v) for k, v in cft.get_weights(model).items()}
-    w["user_bias"][:] = [[0.5], [-1.0]]
-    w["item_bias"][:] = [[0.25], [0.0]]
-    cft.set_weights(model, w)
-    assert np.allclose(model(torch.tensor([0, 1]), torch.tensor([0, 1])).detach().numpy(), [3.75, 2.0])
-    squashed = cft.DotProductBias(2, 2, n_factors=1, y_range=(1.0, 5.0), global_mean=3.5)
-    cft.set_weights(squashed, {k: np.zeros_like(v) for k, v in w.items()})
-    # a zero score predicts the global mean, not the middle of the range
-    assert np.allclose(squashed(torch.tensor([0]), torch.tensor([1])).detach().numpy(), [3.5], atol=1e-6)
-
-
-@pytest.mark.parametrize("name", ["DotProductBias", "NeuralCF", "ResidualCF"])
-def test_y_range_bounds_every_prediction(name):
-    model = getattr(cft, name)(12, 15, n_factors=4, y_range=(1.0, 2.0))
-    with torch.no_grad():
-        for p in model.parameters():
-            p.normal_(std=5.0)  # huge scores either way
-    out = model(torch.arange(12), torch.arange(12)).detach().numpy()
-    assert (out >= 1.0).all() and (out <= 2.0).all() and (out.min() < 1.1 or out.max() > 1.9)  # saturated, yet inside
-
-
-@pytest.mark.parametrize(
-    "kwargs, message",
-    [
-        ({"n_users": 0}, "n_users must be a positive integer"),
-        ({"n_items": 2.5}, "n_items must be a positive integer"),
-        ({"n_factors": -1}, "n_factors must be a positive integer"),
-        ({"hidden": ()}, "at least one layer"),
-        ({"hidden": (32, 0)}, "hidden layer size"),
-        ({"dropout": 1.0}, r"dropout must be a number in \[0, 1\)"),
-        ({"dropout": -0.1}, r"dropout must be a number in \[0, 1\)"),
-        ({"y_range": (5, 1)}, "low < high"),
-        ({"y_range": (3, 3)}, "low < high"),
-        ({"activation": "swish!"}, "activation must be one of"),
-        ({"global_mean": 9.0, "y_range": (0.5, 5.5)}, "inside y_range"),
-    ],
-)
-def test_bad_settings_are_refused_at_construction(kwargs, message):
-    args = {"n_users": 5, "n_items": 5, "n_factors": 3, **kwargs}
-    with pytest.raises(ValueError, match=message):
-        cft.ResidualCF(**args)
 
 
 def test_unseen_and_out_of_range_indices_get_a_clear_error():

@@ -3,7 +3,8 @@
 They run on any Keras backend (TensorFlow, the default here, or ``KERAS_BACKEND=torch``).
 A model takes either two index arrays, ``model(user, item)``, or one ``(batch, 2)`` integer
 array whose columns are user and item (what ``fit``/``predict`` pass), and returns ``(batch,)``.
-Names, arguments, initialisation and weights match ``cflearn.torch.models``.
+Names, arguments, checks, initialisation and weights match ``cflearn.torch.models``; a model
+saved with ``model.save("name.keras")`` comes back with ``keras.models.load_model``.
 """
 
 from __future__ import annotations
@@ -16,29 +17,79 @@ from cflearn import _inputs
 __all__ = ["DotProduct", "DotProductBias", "NeuralCF", "ResidualCF", "get_weights", "set_weights"]
 
 _INIT_STD = 0.01  # small random embeddings: every dot product starts near 0
+_serializable = keras.saving.register_keras_serializable(package="cflearn")  # so load_model finds the classes
 
 
 def _embedding(n: int, dim: int, name: str) -> keras.layers.Embedding:
-    return keras.layers.Embedding(n, dim, embeddings_initializer=keras.initializers.RandomNormal(stddev=_INIT_STD), name=name)
+    layer = keras.layers.Embedding(n, dim, embeddings_initializer=keras.initializers.RandomNormal(stddev=_INIT_STD),
+                                   name=name)
+    layer.build((None,))
+    return layer
+
+
+def _mlp(n_in: int, hidden, dropout: float, activation: str) -> keras.Sequential:
+    """``Dense, Activation, Dropout`` per hidden size, then ``Dense(1)``: (batch, n_in) -> (batch, 1)."""
+    layers = []
+    for k, size in enumerate(hidden):
+        layers += [keras.layers.Dense(size, name=f"dense_{k}"), keras.layers.Activation(activation, name=f"{activation}_{k}"),
+                   keras.layers.Dropout(dropout, name=f"dropout_{k}")]
+    layers.append(keras.layers.Dense(1, name="head"))
+    mlp = keras.Sequential(layers, name="mlp")
+    mlp.build((None, n_in))
+    return mlp
+
+
+def _symbolic(x) -> bool:
+    """Whether ``x`` is a tensor without values, which cannot be checked.
+
+    Keras builds a model with its own symbolic tensors, and ``fit``/``predict`` trace ``call``
+    into a graph (TensorFlow ``tf.function``, JAX ``jit``, ``torch.compile``; torch's shape
+    inference uses "meta" tensors). There the arrays were already checked by
+    ``_inputs.encoded_arrays`` before training, so only calls with real values are checked.
+    """
+    if keras.backend.is_keras_tensor(x):
+        return True
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return not tf.executing_eagerly() or not hasattr(x, "numpy")
+    if backend == "jax":
+        import jax
+
+        return isinstance(x, jax.core.Tracer)
+    if backend == "torch":
+        import torch
+
+        return torch.compiler.is_compiling() or (isinstance(x, torch.Tensor) and x.device.type == "meta")
+    return False
 
 
 class _CFModel(keras.Model):
-    """Shared plumbing: checked sizes, the two input forms, ``y_range`` squashing, config."""
+    """Shared plumbing: checked sizes, the two input forms, index checks, ``y_range`` squashing, config."""
 
-    def __init__(self, n_users, n_items, n_factors, y_range=None, global_mean=None, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, n_users, n_items, n_factors, y_range=None, global_mean=None):
+        super().__init__()
         self.n_users, self.n_items, self.n_factors = _inputs.model_args(n_users, n_items, n_factors)
         self.y_range = _inputs.y_range_arg(y_range)
         self.global_mean = _inputs.global_mean_arg(global_mean, self.y_range)
         self._offset = _inputs.offset_logit(self.global_mean, self.y_range)
 
-    @staticmethod
-    def _split(inputs, item):
-        """``(user, item)`` from either two arrays or one ``(batch, 2)`` array."""
+    def _indices(self, user, item):
+        """``(user, item)`` from two arrays or one ``(batch, 2)`` array, checked when they hold values
+        (the same messages as ``cflearn.torch``)."""
+        user = ops.convert_to_tensor(user)
         if item is None:
-            inputs = ops.convert_to_tensor(inputs)
-            return inputs[:, 0], inputs[:, 1]
-        return inputs, item
+            if len(user.shape) != 2 or user.shape[-1] not in (2, None):
+                raise ValueError(
+                    f"give model(user, item) with two index arrays, or one (batch, 2) array of user and item "
+                    f"columns; got one array of shape {tuple(user.shape)}."
+                )
+            user, item = user[:, 0], user[:, 1]
+        item = ops.convert_to_tensor(item)
+        if not (_symbolic(user) or _symbolic(item)):
+            _inputs.check_index_arrays(ops.convert_to_numpy(user), ops.convert_to_numpy(item), self.n_users, self.n_items)
+        return user, item
 
     def _finish(self, x):
         """Raw score (batch,) -> rating: add the offset, then squash into ``y_range`` if set."""
@@ -49,31 +100,33 @@ class _CFModel(keras.Model):
             x = low + (high - low) * ops.sigmoid(x)
         return x
 
-    def _build_embeddings(self, *names):
-        for name in names:
-            getattr(self, name).build((None,))
+    def build_from_config(self, config):
+        # Every variable is created in __init__, so a loaded model is already built.
+        self.built = True
 
     def get_config(self):
+        """The constructor's arguments, for ``save``/``load_model`` (``from_config`` is ``cls(**config)``)."""
         return {"n_users": self.n_users, "n_items": self.n_items, "n_factors": self.n_factors}
 
 
+@_serializable
 class DotProduct(_CFModel):
     """Rating = user vector . item vector.
 
     Introduced in lesson 03.
     """
 
-    def __init__(self, n_users: int, n_items: int, n_factors: int = 50, **kwargs):
-        super().__init__(n_users, n_items, n_factors, **kwargs)
+    def __init__(self, n_users: int, n_items: int, n_factors: int = 50):
+        super().__init__(n_users, n_items, n_factors)
         self.user_factors = _embedding(self.n_users, self.n_factors, "user_factors")
         self.item_factors = _embedding(self.n_items, self.n_factors, "item_factors")
-        self._build_embeddings("user_factors", "item_factors")
 
-    def call(self, inputs, item=None):
-        user, item = self._split(inputs, item)
+    def call(self, user, item=None):
+        user, item = self._indices(user, item)
         return ops.sum(self.user_factors(user) * self.item_factors(item), axis=-1)  # (batch,)
 
 
+@_serializable
 class DotProductBias(_CFModel):
     """Rating = user . item + user bias + item bias (+ global mean), optionally squashed into ``y_range``.
 
@@ -83,41 +136,27 @@ class DotProductBias(_CFModel):
     Introduced in lesson 04.
     """
 
-    def __init__(self, n_users: int, n_items: int, n_factors: int = 50, y_range=None, global_mean=None, **kwargs):
-        super().__init__(n_users, n_items, n_factors, y_range, global_mean, **kwargs)
+    def __init__(self, n_users: int, n_items: int, n_factors: int = 50, y_range=None, global_mean=None):
+        super().__init__(n_users, n_items, n_factors, y_range, global_mean)
         self.user_factors = _embedding(self.n_users, self.n_factors, "user_factors")
         self.item_factors = _embedding(self.n_items, self.n_factors, "item_factors")
         self.user_bias = _embedding(self.n_users, 1, "user_bias")
         self.item_bias = _embedding(self.n_items, 1, "item_bias")
-        self._build_embeddings(*_inputs.EMBEDDINGS)
 
-    def call(self, inputs, item=None):
-        user, item = self._split(inputs, item)
+    def score(self, user, item=None):
+        """Raw score ``user . item + user bias + item bias``, (batch,), before the offset and ``y_range``."""
+        user, item = self._indices(user, item)
         dot = ops.sum(self.user_factors(user) * self.item_factors(item), axis=-1)  # (batch,)
-        score = dot + ops.squeeze(self.user_bias(user), -1) + ops.squeeze(self.item_bias(item), -1)
-        return self._finish(score)
+        return dot + ops.squeeze(self.user_bias(user), -1) + ops.squeeze(self.item_bias(item), -1)
+
+    def call(self, user, item=None):
+        return self._finish(self.score(user, item))
 
     def get_config(self):
         return {**super().get_config(), "y_range": self.y_range, "global_mean": self.global_mean}
 
 
-class _MLP(keras.layers.Layer):
-    """Hidden layers (dense, activation, dropout) then one dense output: (batch, n_in) -> (batch,)."""
-
-    def __init__(self, n_in: int, hidden, dropout: float, activation: str, **kwargs):
-        super().__init__(**kwargs)
-        self.hidden = [keras.layers.Dense(h, activation=activation, name=f"hidden_{k}") for k, h in enumerate(hidden)]
-        self.head = keras.layers.Dense(1, name="head")
-        self.dropout = keras.layers.Dropout(dropout)
-        for layer, n in zip(self.hidden + [self.head], (n_in, *hidden)):
-            layer.build((None, n))
-
-    def call(self, x, training=None):
-        for layer in self.hidden:
-            x = self.dropout(layer(x), training=training)
-        return ops.squeeze(self.head(x), -1)
-
-
+@_serializable
 class NeuralCF(_CFModel):
     """Concatenated user and item embeddings fed through an MLP to one rating.
 
@@ -130,28 +169,29 @@ class NeuralCF(_CFModel):
     activation : str
         One of "relu", "elu", "gelu", "tanh", "silu".
 
-    Introduced in lesson 05.
+    The MLP is ``self.mlp = keras.Sequential([Dense, Activation, Dropout, ..., Dense])``, mapping
+    ``(batch, 2 * n_factors)`` to ``(batch, 1)``. Introduced in lesson 05.
     """
 
     def __init__(self, n_users: int, n_items: int, n_factors: int = 50, hidden=(64,), dropout: float = 0.2,
-                 activation: str = "relu", y_range=None, **kwargs):
-        super().__init__(n_users, n_items, n_factors, y_range, **kwargs)
+                 activation: str = "relu", y_range=None):
+        super().__init__(n_users, n_items, n_factors, y_range)
         self.hidden_sizes, self.dropout_rate, self.activation = _inputs.mlp_args(hidden, dropout, activation)
         self.user_factors = _embedding(self.n_users, self.n_factors, "user_factors")
         self.item_factors = _embedding(self.n_items, self.n_factors, "item_factors")
-        self._build_embeddings("user_factors", "item_factors")
-        self.mlp = _MLP(2 * self.n_factors, self.hidden_sizes, self.dropout_rate, self.activation, name="mlp")
+        self.mlp = _mlp(2 * self.n_factors, self.hidden_sizes, self.dropout_rate, self.activation)
 
-    def call(self, inputs, item=None, training=None):
-        user, item = self._split(inputs, item)
+    def call(self, user, item=None, training=None):
+        user, item = self._indices(user, item)
         x = ops.concatenate([self.user_factors(user), self.item_factors(item)], axis=-1)  # (batch, 2 * n_factors)
-        return self._finish(self.mlp(x, training=training))
+        return self._finish(ops.squeeze(self.mlp(x, training=training), -1))
 
     def get_config(self):
         return {**super().get_config(), "hidden": self.hidden_sizes, "dropout": self.dropout_rate,
                 "activation": self.activation, "y_range": self.y_range}
 
 
+@_serializable
 class ResidualCF(_CFModel):
     """Dot product plus biases (main branch) plus an MLP over the concatenated embeddings (side branch).
 
@@ -162,21 +202,26 @@ class ResidualCF(_CFModel):
     """
 
     def __init__(self, n_users: int, n_items: int, n_factors: int = 50, hidden=(64,), dropout: float = 0.2,
-                 activation: str = "relu", y_range=None, global_mean=None, **kwargs):
-        super().__init__(n_users, n_items, n_factors, y_range, global_mean, **kwargs)
+                 activation: str = "relu", y_range=None, global_mean=None):
+        super().__init__(n_users, n_items, n_factors, y_range, global_mean)
         self.hidden_sizes, self.dropout_rate, self.activation = _inputs.mlp_args(hidden, dropout, activation)
         self.user_factors = _embedding(self.n_users, self.n_factors, "user_factors")
         self.item_factors = _embedding(self.n_items, self.n_factors, "item_factors")
         self.user_bias = _embedding(self.n_users, 1, "user_bias")
         self.item_bias = _embedding(self.n_items, 1, "item_bias")
-        self._build_embeddings(*_inputs.EMBEDDINGS)
-        self.mlp = _MLP(2 * self.n_factors, self.hidden_sizes, self.dropout_rate, self.activation, name="mlp")
+        self.mlp = _mlp(2 * self.n_factors, self.hidden_sizes, self.dropout_rate, self.activation)
 
-    def call(self, inputs, item=None, training=None):
-        user, item = self._split(inputs, item)
+    def branches(self, user, item=None, training=None):
+        """``(main, side)``, each (batch,), before the offset and ``y_range``: main is the dot product
+        plus biases, side the MLP's output. The prediction is the squashed ``main + side``."""
+        user, item = self._indices(user, item)
         u, i = self.user_factors(user), self.item_factors(item)  # (batch, n_factors) each
         main = ops.sum(u * i, axis=-1) + ops.squeeze(self.user_bias(user), -1) + ops.squeeze(self.item_bias(item), -1)
-        side = self.mlp(ops.concatenate([u, i], axis=-1), training=training)
+        side = ops.squeeze(self.mlp(ops.concatenate([u, i], axis=-1), training=training), -1)  # (batch, 1) -> (batch,)
+        return main, side
+
+    def call(self, user, item=None, training=None):
+        main, side = self.branches(user, item, training=training)
         return self._finish(main + side)
 
     def get_config(self):
@@ -185,16 +230,14 @@ class ResidualCF(_CFModel):
 
 
 def _variables(model) -> dict:
-    """Shared name -> Keras variable (see ``cflearn.torch.get_weights`` for the naming)."""
-    out = {}
-    for name in _inputs.EMBEDDINGS:
-        if hasattr(model, name):
-            out[name] = getattr(model, name).embeddings
+    """Shared name -> Keras variable (see ``cflearn.torch.get_weights`` for the naming): the MLP's
+    Dense layers in order are ``mlp.hidden.0``, ..., and the last one ``mlp.head``."""
+    out = {name: getattr(model, name).embeddings for name in _inputs.EMBEDDINGS if hasattr(model, name)}
     if hasattr(model, "mlp"):
-        layers = [(f"mlp.hidden.{k}", layer) for k, layer in enumerate(model.mlp.hidden)] + [("mlp.head", model.mlp.head)]
-        for name, layer in layers:
-            out[f"{name}.kernel"] = layer.kernel
-            out[f"{name}.bias"] = layer.bias
+        dense = [layer for layer in model.mlp.layers if isinstance(layer, keras.layers.Dense)]
+        names = [f"mlp.hidden.{k}" for k in range(len(dense) - 1)] + ["mlp.head"]
+        for name, layer in zip(names, dense):
+            out[f"{name}.kernel"], out[f"{name}.bias"] = layer.kernel, layer.bias
     return out
 
 
