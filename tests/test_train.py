@@ -128,6 +128,34 @@ def test_bad_input_is_refused_with_a_clear_message(cf):
         cf.predict(model, unseen)
 
 
+def test_unseen_and_out_of_range_indices_are_refused_before_the_framework_sees_them(cf):
+    model = cf.DotProductBias(12, 15, n_factors=4)
+    df = frame()
+    bad = df.copy()
+    bad.loc[:2, "item"] = -1
+    bad.loc[5, "item"] = 15
+    with pytest.raises(ValueError, match=r"3 negative .* and 1 >= n_items=15 .*item.*IdEncoder"):
+        cf.predict(model, bad)
+    bad = df.copy()
+    bad.loc[0, "user"] = 99
+    with pytest.raises(ValueError, match="user"):
+        cf.fit(model, bad, lr=0.01, n_epochs=1, batch_size=64, progress=False)
+    with pytest.raises(ValueError, match="1 >= n_items=15"):
+        cf.fit(model, df, df.assign(item=np.where(df.index == 0, 15, df.item)), lr=0.01, n_epochs=1, batch_size=64,
+               progress=False)
+
+
+def test_weights_round_trip_and_predict_in_any_batch_size_on_a_device_string(cf):
+    model = cf.ResidualCF(12, 15, n_factors=4, hidden=(6, 5))
+    w = cf.get_weights(model)
+    assert w["mlp.hidden.0.kernel"].shape == (8, 6) and w["mlp.head.kernel"].shape == (5, 1)
+    other = cf.set_weights(cf.ResidualCF(12, 15, n_factors=4, hidden=(6, 5)), w)
+    df = frame()
+    assert np.allclose(cf.predict(model, df, device="cpu"), cf.predict(other, df, batch_size=7), atol=1e-6)
+    with pytest.raises(ValueError, match="weight names differ"):
+        cf.set_weights(cf.DotProduct(12, 15, n_factors=4), w)
+
+
 def test_the_other_frameworks_model_is_refused_naming_the_right_fit(cf):
     other = cfk if cf is cft else cft
     model = other.DotProduct(12, 15, n_factors=4)
@@ -185,3 +213,30 @@ def test_a_whole_one_cycle_run_matches_across_frameworks():
     ht, hk = cft.fit(tm, df, df, **settings), cfk.fit(km, df, df, **settings)
     np.testing.assert_allclose(ht.to_frame().valid_rmse, hk.to_frame().valid_rmse, atol=0.02)
     assert ht.final_rmse < ht.epochs[0]["valid_rmse"]
+
+
+def test_keras_training_runs_under_the_torch_backend():
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import numpy as np, pandas as pd, keras
+        assert keras.backend.backend() == "torch"
+        from cflearn import keras as cfk
+        rng = np.random.default_rng(0)
+        df = pd.DataFrame({"user": rng.integers(0, 12, 300), "item": rng.integers(0, 15, 300),
+                           "rating": rng.uniform(1, 5, 300).astype("float32")})
+        for name in ["DotProduct", "DotProductBias", "NeuralCF", "ResidualCF"]:
+            model = getattr(cfk, name)(12, 15, n_factors=4)
+            h = cfk.fit(model, df, df, lr=0.05, n_epochs=3, batch_size=64, progress=False)
+            p = cfk.predict(model, df)
+            assert p.shape == (300,) and np.isfinite(p).all() and len(h) == 3, name
+            assert h.to_frame().train_loss.iloc[-1] < h.to_frame().train_loss.iloc[0], name
+        print("ok")
+        """
+    )
+    env = {**os.environ, "KERAS_BACKEND": "torch", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
