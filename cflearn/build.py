@@ -12,6 +12,11 @@ solutions/NN_topic.ipynb is the only source. The builder
 
 ``--check`` writes nothing and exits 1 when anything is not what a build would write.
 The repository URL comes from pyproject.toml and the version from ``cflearn.__version__``.
+
+An instructors' tool, not something lessons import: it stays in the package so that
+``python -m cflearn.build`` (``make lessons``) runs from the course environment with nothing else
+to install. It needs a checkout of the course repository (solutions/, lessons/, pyproject.toml);
+run from a pip-installed cflearn it says so, and ``--root`` points it at a checkout.
 """
 
 from __future__ import annotations
@@ -376,6 +381,11 @@ def main(argv=None) -> int:
     parser.add_argument("--force", action="store_true", help="overwrite edited lessons (a .bak.ipynb copy is kept)")
     parser.add_argument("--root", type=Path, default=ROOT, help="project folder holding solutions/ and lessons/")
     args = parser.parse_args(argv)
+    if not (args.root / "solutions").is_dir() or not (args.root / "pyproject.toml").is_file():
+        print(f"error: {args.root} is not a checkout of the course repository (no solutions/ or pyproject.toml "
+              "there). The builder writes lessons/ from solutions/ in a checkout: run it from the repository's "
+              "own environment, or pass --root PATH/TO/CHECKOUT.", file=sys.stderr)
+        return 2
     try:
         return check(args.root) if args.check else build(args.root, force=args.force)
     except BuildError as exc:

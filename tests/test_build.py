@@ -340,3 +340,10 @@ def test_setup_cell_on_colab_without_network_still_defines_seed_gpu_and_device(c
         assert defined == "DEFINED 42 True False", done.stdout  # SEED and USE_GPU set, dev is None
         assert len(printed) == 1, printed
         assert "Could not resolve host" in printed[0] and "run this cell again" in printed[0], printed
+
+
+def test_outside_a_checkout_the_builder_says_it_needs_one(tmp_path, capsys):
+    assert build.main(["--root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "not a checkout of the course repository" in err and "--root" in err
+    assert not (tmp_path / "lessons").exists()  # nothing written
