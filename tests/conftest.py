@@ -107,7 +107,8 @@ class _PeakMemory:
 class _Run:
     """What is tracked while one notebook runs."""
 
-    def __init__(self, nbfile, log):
+    def __init__(self, nbfile, log, previous_log):
+        self.previous_log = previous_log  # restored once the notebook is done
         path = Path(str(nbfile.fspath))
         self.path, self.folder, self.log = path, path.parent.name, log
         self.expected = FOLDERS.get(self.folder)
@@ -177,8 +178,8 @@ class NotebookChecks:
         if _is_cell(item) and nbfile.nodeid not in self.runs:
             # before nbval starts this notebook's kernel, which inherits os.environ
             log = self.tmp / f"{len(self.runs):03d}-checks.jsonl"
+            self.runs[nbfile.nodeid] = _Run(nbfile, log, os.environ.get("CFLEARN_CHECK_LOG"))
             os.environ["CFLEARN_CHECK_LOG"] = str(log)
-            self.runs[nbfile.nodeid] = _Run(nbfile, log)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item):
@@ -249,6 +250,10 @@ class NotebookChecks:
         import nbformat
 
         run.seconds = time.perf_counter() - run.start
+        if run.previous_log is None:  # the next test sees the environment it would have seen
+            os.environ.pop("CFLEARN_CHECK_LOG", None)
+        else:
+            os.environ["CFLEARN_CHECK_LOG"] = run.previous_log
         if run.memory is not None:
             run.memory.stop()
         peak_mb = (run.memory.peak if run.memory else 0) / 2**20
