@@ -106,7 +106,7 @@ def test_the_harness_fails_the_cell_whose_check_is_wrong_and_an_unregistered_exe
 # -- a learner's run: a Keras lesson writes nothing to stderr -------------------------------------
 KERAS = re.compile(r"\bkeras\b")
 LEARNER_RUN = textwrap.dedent("""
-    import json, sys
+    import json, re, sys
     import nbformat
     from nbclient import NotebookClient
     path, timeout = sys.argv[1], int(sys.argv[2])
@@ -114,13 +114,24 @@ LEARNER_RUN = textwrap.dedent("""
     NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
                    resources={"metadata": {"path": sys.argv[3]}}).execute()
     cells = [c for c in nb.cells if c.cell_type == "code"]
+    # a warning can reach stdout too (TensorFlow logs "WARNING:tensorflow:..." there); a lesson
+    # printing a caught error on purpose ("IndexError: ...") is no noise
+    warned = re.compile(r"^(WARNING|ERROR|CRITICAL):[\\w.]*:|\\b\\w+Warning: ", re.MULTILINE)
     noise = [{"cell": i, "type": o.output_type, "text": (o.get("text") or o.get("evalue") or "")[:800]}
              for i, c in enumerate(cells) for o in c.outputs
-             if o.output_type == "error" or (o.output_type == "stream" and o.name == "stderr")]
+             if o.output_type == "error" or (o.output_type == "stream" and o.name == "stderr")
+             or (o.output_type == "stream" and warned.search(o.text))]
     print(json.dumps(noise))
 """)
+# known noise, to be fixed in cflearn (strict: this fails once the noise is gone, so the entry goes)
+KNOWN_NOISE = {
+    "09_compare_and_scale.ipynb": "code cell 4: tf.function retracing warning, cflearn.keras.predict calls"
+    " model.predict on each new model and on a smaller last batch",
+}
 KERAS_LESSONS = [
-    pytest.param(p, id=p.name) for p in _notebooks("lessons") if any(KERAS.search(c.source) for c in _code_cells(p))
+    pytest.param(p, id=p.name, marks=[pytest.mark.xfail(strict=True, reason=KNOWN_NOISE[p.name])] if p.name in KNOWN_NOISE else [])
+    for p in _notebooks("lessons")
+    if any(KERAS.search(c.source) for c in _code_cells(p))
 ]
 
 
@@ -134,8 +145,8 @@ def learner_environment():
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", KERAS_LESSONS)
 def test_a_keras_lesson_writes_nothing_to_stderr_for_a_learner(path, request):
-    """JupyterLab shows any stderr as a red block: a lesson run as a learner runs it shows none.
-    Lessons only: the solutions run the same code."""
+    """JupyterLab shows any stderr as a red block: a lesson run as a learner runs it shows none,
+    and no warning or error on stdout either. Lessons only: the solutions run the same code."""
     if request.config.getoption("--notebooks") == "solutions":
         pytest.skip("--notebooks solutions")
     done = subprocess.run(
