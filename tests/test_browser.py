@@ -173,7 +173,8 @@ def run_all(browser, lab, relpath, screenshot, timeout=RUN_TIMEOUT):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(60_000)
     try:
-        page.goto(f"{base}/lab/tree/{relpath}?token={token}")
+        # ?reset: a fresh workspace, so the notebook opened by an earlier test is not restored beside it
+        page.goto(f"{base}/lab/tree/{relpath}?reset&token={token}")
         page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=120_000)
         _wait_idle(page, 120)
         nb = nbformat.read(root / relpath, as_version=4)
