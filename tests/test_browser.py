@@ -238,6 +238,12 @@ def _full_screenshot(page, path):
     if height:
         page.set_viewport_size({"width": width, "height": min(int(height) + 200, MAX_SHOT_HEIGHT)})
         page.wait_for_timeout(500)  # let JupyterLab lay out the taller window
+        # Run All leaves the notebook scrolled to its end: show it from its first cell
+        page.evaluate(
+            """() => document.querySelectorAll('.jp-NotebookPanel .jp-WindowedPanel-outer, .jp-NotebookPanel .jp-Notebook')
+                     .forEach(el => { el.scrollTop = 0; })"""
+        )
+        page.wait_for_timeout(300)
     page.screenshot(path=str(path), full_page=True)
 
 
