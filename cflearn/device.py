@@ -7,6 +7,7 @@ none falls back to the CPU with one line saying how to get one. Introduced in le
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import sys
@@ -32,6 +33,51 @@ class Device:
         return f"Device({self.name})"
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Send what C code writes to file descriptor 2 to the null device, then restore it.
+
+    TensorFlow's C++ start-up log ("All log messages before absl::InitializeLog()",
+    "oneDNN custom operations are on") ignores ``TF_CPP_MIN_LOG_LEVEL`` and would show as
+    red stderr blocks in Jupyter. Only the import is silenced: errors later still show,
+    and Python's own ``sys.stderr`` (warnings, tracebacks) is never touched.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (AttributeError, OSError, ValueError):  # no real fd 2 (some embedded consoles)
+        yield
+        return
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 2)
+        finally:
+            os.close(null)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _import_keras():
+    """Import Keras (and TensorFlow behind it) without TensorFlow's start-up chatter."""
+    if "keras" not in sys.modules:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # later C++ info and warnings too
+        with _native_stderr_silenced():
+            import keras  # noqa: F401  (loads TensorFlow, which logs to fd 2 while loading)
+    return sys.modules["keras"]
+
+
+def _import_tensorflow():
+    """Import TensorFlow quietly (see ``_import_keras``)."""
+    if "tensorflow" not in sys.modules:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        with _native_stderr_silenced():
+            import tensorflow  # noqa: F401
+    return sys.modules["tensorflow"]
+
+
 def _want(use_gpu: bool) -> str:
     """The choice after the environment override: "cpu", "gpu" or "auto"."""
     env = os.environ.get("CFLEARN_DEVICE", "").strip().lower()
@@ -52,11 +98,9 @@ def _gpu_name(frameworks) -> str | None:
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return "Apple MPS"
     if "keras" in frameworks:
-        import keras
-
+        keras = _import_keras()
         if keras.backend.backend() == "tensorflow":
-            import tensorflow as tf
-
+            tf = _import_tensorflow()
             gpus = tf.config.list_physical_devices("GPU")
             if gpus:
                 return gpus[0].name
@@ -101,8 +145,7 @@ def seed_everything(seed: int = 42, frameworks=_KNOWN) -> None:
 
         torch.manual_seed(seed)
     if "keras" in frameworks:
-        import keras
-
+        keras = _import_keras()
         keras.utils.set_random_seed(seed)
 
 
@@ -118,8 +161,7 @@ def _versions(frameworks) -> str:
 
         parts.append(f"torch {torch.__version__}")
     if "keras" in frameworks:
-        import keras
-
+        keras = _import_keras()
         parts.append(f"keras {keras.__version__} ({keras.backend.backend()} backend)")
     return ", ".join(parts)
 
@@ -139,8 +181,6 @@ def setup(use_gpu: bool = True, seed: int = 42, frameworks=_KNOWN) -> Device:
     Introduced in lesson 00.
     """
     frameworks = tuple(frameworks)
-    if "keras" in frameworks:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's start-up chatter
     dev = resolve(use_gpu, frameworks)
     seed_everything(seed, frameworks)
     print(_versions(frameworks))

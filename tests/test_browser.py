@@ -1,15 +1,17 @@
-"""End to end, as a learner sees it: JupyterLab in a real browser runs lesson 00 without an error.
+"""End to end, as a learner sees it: JupyterLab in a real browser runs lessons 00 and 04.
 
 The test starts a JupyterLab server on loopback (from this environment, with a throw-away
 token, config and settings) over a temporary copy of lessons/, drives Debian's Chromium
-through Playwright, opens lessons/00_data.ipynb, picks Run > Run All Cells from the menu,
-waits for the kernel to finish and checks that every code cell ran and none shows an error.
-A screenshot goes to test-artifacts/. A second, tiny notebook with a deliberate error proves
-that an error would be seen.
+through Playwright, opens a lesson, picks Run > Run All Cells from the menu, waits for the
+kernel to finish and checks that every code cell ran and none shows an error; lesson 04 (a
+Keras lesson) must show no stderr block either. A full-page screenshot of each goes to
+test-artifacts/. A tiny notebook with a deliberate error proves that an error would be seen.
+The kernel gets this environment without pytest's variables, as a learner's would.
 
 It needs /usr/bin/chromium (Debian: ``apt-get install chromium``; .ci/run installs it) and
 skips with that reason when it is missing; Playwright never downloads a browser here.
-Run only this with ``.venv/bin/python -m pytest tests/test_browser.py``.
+Run only this with ``.venv/bin/python -m pytest tests/test_browser.py``; skip it with
+``-m "not browser"``.
 """
 
 import os
@@ -30,7 +32,9 @@ REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = Path(os.environ.get("CFLEARN_CHROMIUM", "/usr/bin/chromium"))
 LESSON = "00_data.ipynb"
-RUN_TIMEOUT = 300  # seconds for Run All on lesson 00 (a loaded machine is slow)
+KERAS_LESSON = "04_biases.ipynb"
+RUN_TIMEOUT = 300  # seconds for Run All on one lesson (a loaded machine is slow)
+MAX_SHOT_HEIGHT = 30_000  # pixels: a whole lesson, within what Chromium can capture
 # Chromium on a machine with no network, as root, without a screen.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -65,10 +69,13 @@ MODEL_JS = """(path) => {
   return report;
 }"""
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason=f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) to run the browser test",
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason=f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) to run the browser test",
+    ),
+]
 
 
 def _free_port():
@@ -111,8 +118,9 @@ def lab(tmp_path_factory):
         (settings / name).parent.mkdir(parents=True, exist_ok=True)
         (settings / f"{name}.jupyterlab-settings").write_text(text + "\n")
     port, token = _free_port(), uuid.uuid4().hex
+    learner = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "CFLEARN_CHECK_LOG"))}
     env = dict(
-        os.environ,
+        learner,
         JUPYTER_CONFIG_DIR=str(home / "config"),
         JUPYTER_DATA_DIR=str(home / "data"),
         JUPYTER_RUNTIME_DIR=str(home / "runtime"),
@@ -165,7 +173,8 @@ def run_all(browser, lab, relpath, screenshot, timeout=RUN_TIMEOUT):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(60_000)
     try:
-        page.goto(f"{base}/lab/tree/{relpath}?token={token}")
+        # ?reset: a fresh workspace, so the notebook opened by an earlier test is not restored beside it
+        page.goto(f"{base}/lab/tree/{relpath}?reset&token={token}")
         page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=120_000)
         _wait_idle(page, 120)
         nb = nbformat.read(root / relpath, as_version=4)
@@ -197,6 +206,7 @@ def run_all(browser, lab, relpath, screenshot, timeout=RUN_TIMEOUT):
         page.wait_for_timeout(500)  # let the last outputs render
         model = page.evaluate(MODEL_JS, relpath)
         shown = page.locator(f".jp-NotebookPanel .jp-OutputArea-output{STDERR}").all_inner_texts()
+        stderr_texts = [t.strip()[:800] for t in shown]
         outputs = page.locator(".jp-NotebookPanel .jp-OutputArea-output").all_inner_texts()
         return {
             "seconds": round(time.monotonic() - started, 1),
@@ -208,11 +218,33 @@ def run_all(browser, lab, relpath, screenshot, timeout=RUN_TIMEOUT):
             "errors": model["errors"],
             "tracebacks": [t.strip()[-1500:] for t in shown if "Traceback (most recent call last)" in t],
             "stderr": len(shown),
+            "stderr_texts": stderr_texts,
         }
     finally:
         ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / screenshot))
+        _full_screenshot(page, ARTIFACTS / screenshot)
         page.close()
+
+
+def _full_screenshot(page, path):
+    """The whole notebook in one image: the notebook scrolls inside its panel, not the page,
+    so the window is made as tall as the notebook first."""
+    height = page.evaluate(
+        """() => { const el = document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer')
+                 || document.querySelector('.jp-NotebookPanel .jp-Notebook');
+                 return el ? el.scrollHeight : 0; }"""
+    )
+    width = page.viewport_size["width"]
+    if height:
+        page.set_viewport_size({"width": width, "height": min(int(height) + 200, MAX_SHOT_HEIGHT)})
+        page.wait_for_timeout(500)  # let JupyterLab lay out the taller window
+        # Run All leaves the notebook scrolled to its end: show it from its first cell
+        page.evaluate(
+            """() => document.querySelectorAll('.jp-NotebookPanel .jp-WindowedPanel-outer, .jp-NotebookPanel .jp-Notebook')
+                     .forEach(el => { el.scrollTop = 0; })"""
+        )
+        page.wait_for_timeout(300)
+    page.screenshot(path=str(path), full_page=True)
 
 
 def _status(page):
@@ -288,3 +320,25 @@ def test_lesson_00_runs_in_jupyterlab_without_an_error(lab, browser):
     assert shown["checks"] == ["[not attempted]"] * n_checks, shown["checks"]
     print(f"lessons/{LESSON}: {shown['n_code']} cells ran in JupyterLab in {shown['seconds']} s")
     assert (ARTIFACTS / "browser-00_data.png").stat().st_size > 10_000
+
+
+def test_keras_lesson_04_runs_in_jupyterlab_without_an_error_or_a_stderr_block(lab, browser):
+    """A learner's Run All of a Keras lesson: every cell runs, no error, no red stderr block
+    (TensorFlow's start-up log used to show as two)."""
+    if not (lab[2] / "lessons" / KERAS_LESSON).exists():
+        pytest.skip(f"lessons/{KERAS_LESSON} is not built yet (python -m cflearn.build)")
+    shot = f"browser-{Path(KERAS_LESSON).stem}.png"
+    shown = run_all(browser, lab, f"lessons/{KERAS_LESSON}", shot)
+    assert not shown["errors"] and not shown["tracebacks"], (
+        f"lessons/{KERAS_LESSON} shows errors in JupyterLab: {shown['errors']}\n" + "\n---\n".join(shown["tracebacks"])
+    )
+    assert shown["n_code"] > 0 and shown["n_done"] == shown["n_code"], shown["prompts"]
+    assert shown["model"]["executed"] == shown["model"]["code"] == shown["n_code"], shown["model"]
+    assert shown["stderr"] == 0, f"lessons/{KERAS_LESSON} shows {shown['stderr']} stderr block(s):\n" + "\n---\n".join(
+        shown["stderr_texts"]
+    )
+    nb = nbformat.read(REPO / "lessons" / KERAS_LESSON, as_version=4)
+    n_checks = sum(c.source.count("check.run(") for c in nb.cells if c.cell_type == "code")
+    assert shown["checks"] == ["[not attempted]"] * n_checks, shown["checks"]
+    print(f"lessons/{KERAS_LESSON}: {shown['n_code']} cells ran in JupyterLab in {shown['seconds']} s")
+    assert (ARTIFACTS / shot).stat().st_size > 10_000

@@ -1,9 +1,16 @@
 """cflearn.device: the GPU toggle falls back to the CPU, honours CFLEARN_DEVICE, and really seeds."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from cflearn import device
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def test_no_framework_means_cpu_without_importing_any(monkeypatch, capsys):
@@ -53,3 +60,37 @@ def test_seed_everything_really_seeds_numpy_and_torch():
     device.seed_everything(7, frameworks=("torch",))
     b = (np.random.rand(3), torch.rand(3))
     assert np.array_equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
+def _run_setup(frameworks, extra=""):
+    """Run ``device.setup`` in a fresh Python as a learner's kernel would; return (stdout, stderr)."""
+    code = (
+        "import sys\n"
+        "from cflearn import device\n"
+        f"device.setup(False, seed=1, frameworks={frameworks!r})\n"
+        "print('modules:', sorted(m for m in ('torch', 'keras', 'tensorflow') if m in sys.modules))\n"
+        + extra
+    )
+    # a learner's environment: none of pytest's variables, no TensorFlow log level chosen for us
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "TF_CPP_"))}
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout, done.stderr
+
+
+def test_a_torch_lesson_never_imports_tensorflow_or_keras():
+    pytest.importorskip("torch")
+    out, err = _run_setup(("torch",))
+    assert "modules: ['torch']" in out, out
+    assert err == "", err
+
+
+def test_a_keras_lesson_never_imports_torch_and_tensorflow_says_nothing_on_stderr():
+    """TensorFlow's C++ start-up log goes to fd 2 (not sys.stderr): it must not reach the learner,
+    and fd 2 must work again afterwards, so a real error from C code later is still seen."""
+    pytest.importorskip("keras")
+    later = "import os\nos.write(2, b'fd 2 works again\\n')\n"
+    out, err = _run_setup(("keras",), extra=later)
+    assert "modules: ['keras', 'tensorflow']" in out, out
+    assert err == "fd 2 works again\n", err

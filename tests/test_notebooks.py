@@ -1,29 +1,31 @@
-"""Execute every notebook in solutions/ and lessons/ and check what their exercise checks logged.
+"""The notebooks as committed, and as a learner's kernel runs them.
 
-Solutions must run without errors with every check "passed"; lessons (answers stubbed)
-must run without errors with every check "not attempted". In both, the exercises run must
-be exactly those registered for the lesson. Executed copies go to test-artifacts/.
-Skip these with ``pytest -m "not notebook"``; pick a folder with ``--notebooks solutions``.
+nbval executes every notebook in solutions/ and lessons/ cell by cell (see conftest.py for
+the exercise-check verdicts it adds). Here: notebooks are committed without outputs, except
+cells marked ``# NBVAL_CHECK_OUTPUT``, whose committed output nbval compares; every lesson with
+exercises has a solution; the harness itself fails a wrong check; and each lesson that uses
+Keras, run in a plain kernel with no pytest environment, writes nothing to stderr.
+Skip the slow ones with ``pytest -m "not notebook"``; pick a folder with ``--notebooks solutions``.
 """
 
 import json
 import os
 import re
-import threading
-import time
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import nbformat
-import psutil
 import pytest
 
 from cflearn import check
 
-from conftest import ARTIFACTS, NOTEBOOK_RUNS
+from conftest import ARTIFACTS, FOLDERS, lesson_number
 
 REPO = Path(__file__).resolve().parent.parent
 CELL_TIMEOUT = 300  # seconds per cell
-FOLDERS = {"solutions": "passed", "lessons": "not attempted"}
+CHECK_OUTPUT = re.compile(r"^\s*#+\s*NBVAL_CHECK_OUTPUT\s*$", re.MULTILINE)  # a line of its own, as nbval reads it
 
 
 def _notebooks(folder):
@@ -33,110 +35,127 @@ def _notebooks(folder):
 ALL = [pytest.param(p, id=f"{p.parent.name}/{p.name}") for f in FOLDERS for p in _notebooks(f)]
 
 
-def _lesson_number(path):
-    match = re.match(r"(\d\d)_", path.name)
-    assert match, f"{path.name}: notebook names start with a two-digit lesson number, e.g. 03_dot_product.ipynb"
-    return match.group(1)
+def _marked(cell):
+    """True for a cell whose output nbval compares in lax mode (comment or metadata tag)."""
+    return bool(CHECK_OUTPUT.search(cell.source)) or "nbval-check-output" in cell.get("metadata", {}).get("tags", [])
+
+
+def _code_cells(path):
+    return [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
 
 
 @pytest.mark.parametrize("path", ALL)
 def test_committed_without_outputs(path):
-    nb = nbformat.read(path, as_version=4)
-    dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count is not None)]
-    assert not dirty, f"{path.name}: clear outputs before committing (cells {dirty})"
+    """Outputs are cleared, except on cells marked ``# NBVAL_CHECK_OUTPUT``: those must keep theirs,
+    or nbval has nothing to compare and the mark checks nothing. (Indices count code cells, as nbval does.)"""
+    cells = _code_cells(path)
+    dirty = [i for i, c in enumerate(cells) if not _marked(c) and (c.outputs or c.execution_count is not None)]
+    assert not dirty, f"{path.name}: clear outputs before committing (code cells {dirty})"
+    empty = [i for i, c in enumerate(cells) if _marked(c) and (not c.outputs or c.execution_count is None)]
+    assert not empty, (
+        f"{path.name}: code cells {empty} are marked NBVAL_CHECK_OUTPUT but carry no committed output;"
+        " run them and commit their output (nbval compares it) or remove the mark"
+    )
 
 
 def test_every_lesson_with_exercises_has_a_solution_notebook():
-    numbers = {_lesson_number(p) for p in _notebooks("solutions")}
+    numbers = {lesson_number(p) for p in _notebooks("solutions")}
     missing = sorted(set(check.names_by_lesson()) - numbers)
     assert not missing, f"exercises registered for lessons {missing} but no solutions/NN_*.ipynb"
 
 
-def _high_water_mark(proc):
-    """Peak resident memory of a process in bytes (Linux VmHWM; current RSS elsewhere)."""
-    try:
-        with open(f"/proc/{proc.pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return proc.memory_info().rss
 
 
-class _PeakMemory:
-    """Peak memory of the kernel process (plus its children), sampled in a thread and after each cell."""
-
-    def __init__(self, client, interval=0.2):
-        self.client, self.interval, self.peak, self._proc = client, interval, 0, None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        client.on_cell_executed = lambda **kwargs: self.sample()  # the kernel is alive here
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def sample(self):
-        try:
-            if self._proc is None:
-                pid = getattr(getattr(getattr(self.client, "km", None), "provisioner", None), "pid", None)
-                self._proc = psutil.Process(pid) if pid else None
-            if self._proc is not None:
-                children = sum(c.memory_info().rss for c in self._proc.children(recursive=True))
-                self.peak = max(self.peak, _high_water_mark(self._proc) + children)
-        except (psutil.Error, AttributeError, TypeError, ValueError):
-            self._proc = None
-
-    def _loop(self):
-        while not self._stop.is_set():
-            self.sample()
-            self._stop.wait(self.interval)
+# -- the harness itself: a wrong check fails its cell -----------------------------------------------
+PROBE_CELLS = [
+    "print('a cell with no check')",
+    # what check.run does: one JSON line per check in the file CFLEARN_CHECK_LOG names
+    "import json, os\nwith open(os.environ['CFLEARN_CHECK_LOG'], 'a') as fh:\n"
+    "    fh.write(json.dumps({'name': 'probe', 'status': 'failed'}) + '\\n')",
+    "# NBVAL_CHECK_OUTPUT\nprint(1 + 1)",
+    "print('the last cell')",
+]
 
 
 @pytest.mark.notebook
-@pytest.mark.parametrize("path", ALL)
-def test_notebook_runs(path, tmp_path, monkeypatch, request):
+def test_the_harness_fails_the_cell_whose_check_is_wrong_and_an_unregistered_exercise(tmp_path):
+    """A solution whose check says "failed" fails at that cell; a marked cell's output is compared;
+    an exercise the lesson does not register fails the last cell; -m "not notebook" runs none."""
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "conftest.py").write_text((REPO / "tests" / "conftest.py").read_text())
+    (tmp_path / "solutions").mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in PROBE_CELLS]
+    nb.cells[2].outputs = [nbformat.v4.new_output("stream", name="stdout", text="3\n")]  # wrong on purpose
+    nb.cells[2].execution_count = 1
+    nbformat.write(nb, tmp_path / "solutions" / "99_probe.ipynb")
+    (tmp_path / "pytest.ini").write_text("[pytest]\ntestpaths = tests solutions\n")
+    args = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--nbval-lax", "--nbval-current-env", "-rf"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    done = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    out = done.stdout + done.stderr
+    assert done.returncode == 1 and "1 passed" in out and "3 failed" in out, out
+    assert "exercise check 'probe' says 'failed': in solutions/ every check must say 'passed'" in out, out
+    assert "unknown: ['probe']" in out and "Cell outputs differ" in out, out
+    quiet = subprocess.run(args + ["-m", "not notebook"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert "4 deselected" in quiet.stdout and "passed" not in quiet.stdout, quiet.stdout
+
+
+# -- a learner's run: a Keras lesson writes nothing to stderr -------------------------------------
+KERAS = re.compile(r"\bkeras\b")
+LEARNER_RUN = textwrap.dedent("""
+    import json, re, sys
+    import nbformat
     from nbclient import NotebookClient
-
-    folder = path.parent.name
-    wanted = request.config.getoption("--notebooks")
-    if wanted not in ("all", folder):
-        pytest.skip(f"--notebooks {wanted}")
-    expected_status = FOLDERS[folder]
-    log = tmp_path / "checks.jsonl"
-    monkeypatch.setenv("CFLEARN_CHECK_LOG", str(log))  # the kernel inherits this environment
-
+    path, timeout = sys.argv[1], int(sys.argv[2])
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        nb, timeout=CELL_TIMEOUT, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
-    )
-    start, outcome = time.perf_counter(), "error"
-    with _PeakMemory(client) as memory:
-        try:
-            client.execute()
-            outcome = "ok"
-        finally:
-            seconds = time.perf_counter() - start
-            out_dir = ARTIFACTS / folder
-            out_dir.mkdir(parents=True, exist_ok=True)
-            nbformat.write(nb, out_dir / path.name)
-            peak_mb = memory.peak / 2**20
-            NOTEBOOK_RUNS.append(
-                {"folder": folder, "name": path.name, "seconds": round(seconds, 1), "peak_mb": round(peak_mb), "outcome": outcome}
-            )
-            print(f"{folder}/{path.name}: {seconds:.1f} s, peak kernel memory {peak_mb:.0f} MB ({outcome})")
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": sys.argv[3]}}).execute()
+    cells = [c for c in nb.cells if c.cell_type == "code"]
+    # a warning can reach stdout too (TensorFlow logs "WARNING:tensorflow:..." there); a lesson
+    # printing a caught error on purpose ("IndexError: ...") is no noise
+    warned = re.compile(r"^(WARNING|ERROR|CRITICAL):[\\w.]*:|\\b\\w+Warning: ", re.MULTILINE)
+    noise = [{"cell": i, "type": o.output_type, "text": (o.get("text") or o.get("evalue") or "")[:800]}
+             for i, c in enumerate(cells) for o in c.outputs
+             if o.output_type == "error" or (o.output_type == "stream" and o.name == "stderr")
+             or (o.output_type == "stream" and warned.search(o.text))]
+    print(json.dumps(noise))
+""")
+# known noise, to be fixed in cflearn (strict: this fails once the noise is gone, so the entry goes)
+KNOWN_NOISE = {
+    "09_compare_and_scale.ipynb": "code cell 4: tf.function retracing warning, cflearn.keras.predict calls"
+    " model.predict on each new model and on a smaller last batch",
+}
+KERAS_LESSONS = [
+    pytest.param(p, id=p.name, marks=[pytest.mark.xfail(strict=True, reason=KNOWN_NOISE[p.name])] if p.name in KNOWN_NOISE else [])
+    for p in _notebooks("lessons")
+    if any(KERAS.search(c.source) for c in _code_cells(p))
+]
 
-    runs = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-    wrong = [r for r in runs if r["status"] != expected_status]
-    assert not wrong, f"{folder}/{path.name}: expected every check {expected_status!r}, got {wrong}"
-    registered = set(check.names(lesson=_lesson_number(path)))
-    ran = {r["name"] for r in runs}
-    assert ran == registered, (
-        f"{folder}/{path.name}: exercises checked {sorted(ran)} but lesson registers {sorted(registered)}"
-        f" (missing: {sorted(registered - ran)}, unknown: {sorted(ran - registered)})"
+
+def learner_environment():
+    """This environment as a learner's kernel would have it: no pytest variables, no check log,
+    no TensorFlow log level chosen for it. The data and device settings stay."""
+    drop = ("PYTEST_", "TF_CPP_", "CFLEARN_CHECK_LOG")
+    return {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("path", KERAS_LESSONS)
+def test_a_keras_lesson_writes_nothing_to_stderr_for_a_learner(path, request):
+    """JupyterLab shows any stderr as a red block: a lesson run as a learner runs it shows none,
+    and no warning or error on stdout either. Lessons only: the solutions run the same code."""
+    if request.config.getoption("--notebooks") == "solutions":
+        pytest.skip("--notebooks solutions")
+    done = subprocess.run(
+        [sys.executable, "-c", LEARNER_RUN, str(path), str(CELL_TIMEOUT), str(path.parent)],
+        env=learner_environment(), capture_output=True, text=True, timeout=1800,
     )
+    assert done.returncode == 0, f"could not run {path.name}:\n{done.stderr[-3000:]}"
+    noise = json.loads(done.stdout.strip().splitlines()[-1])
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / f"learner-stderr-{path.stem}.json").write_text(json.dumps(noise, indent=1) + "\n")
+    shown = "\n".join(f"code cell {n['cell']} ({n['type']}): {n['text']}" for n in noise)
+    assert not noise, f"lessons/{path.name} shows a learner stderr or errors:\n{shown}"
