@@ -5,7 +5,9 @@ one test item per code cell, failing a cell that raises. An exercise check never
 ``NotebookChecks`` below reads the check log (``CFLEARN_CHECK_LOG``, one per notebook) after
 each cell and fails the cell whose check said the wrong thing: anything but "passed" in
 solutions/, anything but "not attempted" in lessons/. After a notebook's last cell it fails
-that cell unless the exercises checked are exactly those registered for the lesson. It also
+that cell unless the exercises checked are exactly those registered for the lesson, and unless
+every claim ``tests/claims.py`` lists for the lesson holds on the numbers the notebook recorded
+with ``claims.record`` (``CFLEARN_CLAIMS_LOG``, one per notebook). It also
 marks every cell ``notebook``, times each notebook, samples its kernel's peak memory, writes the
 executed copy to test-artifacts/ and prints a summary.
 
@@ -107,8 +109,9 @@ class _PeakMemory:
 class _Run:
     """What is tracked while one notebook runs."""
 
-    def __init__(self, nbfile, log, previous_log):
+    def __init__(self, nbfile, log, previous_log, claims_log=None, previous_claims_log=None):
         self.previous_log = previous_log  # restored once the notebook is done
+        self.claims_log, self.previous_claims_log = claims_log, previous_claims_log
         path = Path(str(nbfile.fspath))
         self.path, self.folder, self.log = path, path.parent.name, log
         self.expected = FOLDERS.get(self.folder)
@@ -178,8 +181,11 @@ class NotebookChecks:
         if _is_cell(item) and nbfile.nodeid not in self.runs:
             # before nbval starts this notebook's kernel, which inherits os.environ
             log = self.tmp / f"{len(self.runs):03d}-checks.jsonl"
-            self.runs[nbfile.nodeid] = _Run(nbfile, log, os.environ.get("CFLEARN_CHECK_LOG"))
+            claims_log = self.tmp / f"{len(self.runs):03d}-claims.jsonl"
+            self.runs[nbfile.nodeid] = _Run(nbfile, log, os.environ.get("CFLEARN_CHECK_LOG"), claims_log,
+                                            os.environ.get("CFLEARN_CLAIMS_LOG"))
             os.environ["CFLEARN_CHECK_LOG"] = str(log)
+            os.environ["CFLEARN_CLAIMS_LOG"] = str(claims_log)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item):
@@ -230,6 +236,14 @@ class NotebookChecks:
                     f"the exercises checked were {sorted(ran)} but lesson {lesson_number(run.path)} registers"
                     f" {sorted(registered)} (missing: {sorted(registered - ran)}, unknown: {sorted(ran - registered)})"
                 )
+            # every sentence the lesson states about a result, against the numbers it recorded
+            import claims
+
+            values = claims.load(run.claims_log) if run.claims_log.exists() else {}
+            false = claims.failures(lesson_number(run.path), values)
+            if false:
+                run.failed = True
+                item.raise_cell_error("a claim in the lesson's text is not what it measured:\n" + "\n".join(false))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -250,10 +264,12 @@ class NotebookChecks:
         import nbformat
 
         run.seconds = time.perf_counter() - run.start
-        if run.previous_log is None:  # the next test sees the environment it would have seen
-            os.environ.pop("CFLEARN_CHECK_LOG", None)
-        else:
-            os.environ["CFLEARN_CHECK_LOG"] = run.previous_log
+        # the next test sees the environment it would have seen
+        for name, previous in (("CFLEARN_CHECK_LOG", run.previous_log), ("CFLEARN_CLAIMS_LOG", run.previous_claims_log)):
+            if previous is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = previous
         if run.memory is not None:
             run.memory.stop()
         peak_mb = (run.memory.peak if run.memory else 0) / 2**20

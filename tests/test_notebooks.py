@@ -124,10 +124,7 @@ LEARNER_RUN = textwrap.dedent("""
     print(json.dumps(noise))
 """)
 # known noise, to be fixed in cflearn (strict: this fails once the noise is gone, so the entry goes)
-KNOWN_NOISE = {
-    "09_compare_and_scale.ipynb": "code cell 4: tf.function retracing warning, cflearn.keras.predict calls"
-    " model.predict on each new model and on a smaller last batch",
-}
+KNOWN_NOISE: dict = {}  # lesson file name -> why it still prints something (an expected failure)
 KERAS_LESSONS = [
     pytest.param(p, id=p.name, marks=[pytest.mark.xfail(strict=True, reason=KNOWN_NOISE[p.name])] if p.name in KNOWN_NOISE else [])
     for p in _notebooks("lessons")

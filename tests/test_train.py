@@ -240,3 +240,30 @@ def test_keras_training_runs_under_the_torch_backend():
     env = {**os.environ, "KERAS_BACKEND": "torch", "TF_CPP_MIN_LOG_LEVEL": "2"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
+
+
+def test_both_frameworks_export_the_same_names():
+    assert sorted(cft.__all__) == sorted(cfk.__all__)
+    assert all(hasattr(cft, n) and hasattr(cfk, n) for n in cft.__all__)
+    from cflearn.keras import train as ktrain
+    from cflearn.torch import train as ttrain
+
+    assert ktrain.__all__ == ttrain.__all__ == ["fit", "predict"]
+
+
+def test_keras_predict_traces_nothing_new_for_each_model():
+    # Many models predicted in one process used to make TensorFlow warn about retracing.
+    import io
+    import logging
+
+    df = frame()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logging.getLogger("tensorflow").addHandler(handler)
+    try:
+        for _ in range(7):
+            model = cfk.DotProductBias(12, 15, n_factors=4)
+            assert cfk.predict(model, df, batch_size=64).shape == (len(df),)  # 400 rows: a short last batch
+    finally:
+        logging.getLogger("tensorflow").removeHandler(handler)
+    assert "retracing" not in stream.getvalue()

@@ -6,7 +6,6 @@ Introduced in lesson 03.
 """
 
 from cflearn.keras.models import DotProduct, DotProductBias, NeuralCF, ResidualCF, get_weights, set_weights
-from cflearn.keras.train import HistoryCallback, fit, predict
+from cflearn.keras.train import fit, predict
 
-__all__ = ["DotProduct", "DotProductBias", "NeuralCF", "ResidualCF", "fit", "predict", "get_weights", "set_weights",
-           "HistoryCallback"]
+__all__ = ["DotProduct", "DotProductBias", "NeuralCF", "ResidualCF", "fit", "predict", "get_weights", "set_weights"]

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from cflearn import _inputs, optim
 from cflearn.history import History
 
-__all__ = ["fit", "predict", "HistoryCallback", "AdamW", "StepSchedule"]
+__all__ = ["fit", "predict"]
 
 # Steps Keras runs inside one compiled call: small batches spend most of their time in
 # Python between steps otherwise (measured: several times slower per epoch at batch 64).
@@ -194,6 +194,9 @@ def predict(model, df, batch_size: int = 8192, device=None) -> np.ndarray:
     _inputs.positive_int(batch_size, "batch_size")
     _inputs.framework_of(model, "keras")
     x, _ = _xy(df, model, need_rating=False, name="df")
+    # Plain calls in inference mode, batch by batch: ``model.predict`` would compile (trace) a new
+    # function for every model and for a shorter last batch, and TensorFlow warns about retracing.
     with _device_scope(device):
-        pred = model.predict(x, batch_size=batch_size, verbose=0)
-    return np.asarray(pred, dtype=np.float32).reshape(-1)
+        parts = [keras.ops.convert_to_numpy(model(x[s : s + batch_size], training=False))
+                 for s in range(0, len(x), batch_size)]
+    return np.concatenate(parts).astype(np.float32).reshape(-1)
