@@ -62,17 +62,10 @@ class PeakMemory:
 
 
 def versions(frameworks) -> str:
-    import cflearn
+    """``device.versions`` plus Surprise's version when it is installed."""
+    from cflearn import device
 
-    parts = [f"cflearn {cflearn.__version__}", f"python {platform.python_version()}", f"numpy {np.__version__}"]
-    if "torch" in frameworks:
-        import torch
-
-        parts.append(f"torch {torch.__version__}")
-    if "keras" in frameworks:
-        import keras
-
-        parts.append(f"keras {keras.__version__} ({keras.backend.backend()})")
+    parts = [device.versions(frameworks)]
     with contextlib.suppress(ImportError):
         import surprise
 
@@ -144,8 +137,10 @@ def split_recipe(name, raw_train, tune=True):
     recipe = dict(recipes.RECIPES[name])
     if tune:
         grid = recipes.TUNING_GRIDS[name]
-        best = recipes.tune(name, grid, raw_train, progress=False).iloc[0]
-        recipe.update({k: best[k].item() if hasattr(best[k], "item") else best[k] for k in grid})
+        table = recipes.tune(name, grid, raw_train, progress=False)
+        # column by column: a row of mixed settings would turn every integer into a float
+        best = {k: table[k].iloc[0] for k in grid}
+        recipe.update({k: v.item() if hasattr(v, "item") else v for k, v in best.items()})
         settings = " ".join(f"{k}={recipe[k]}" for k in grid)
     else:
         settings = "recipe"
@@ -289,10 +284,8 @@ def _fmt(v):
 
 
 def write_outputs(out: Path, rows: pd.DataFrame, notes, header: str, throughput_table=None) -> dict:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     from cflearn import plotting
 
@@ -310,11 +303,14 @@ def write_outputs(out: Path, rows: pd.DataFrame, notes, header: str, throughput_
     parts += [f"- {n}" for n in notes]
     (out / "results.md").write_text("\n".join(parts) + "\n")
     first = summary[summary.dataset == summary.dataset.iloc[0]]
-    ax = plotting.compare(first.rename(columns={"train_seconds": "seconds"}),
-                          title=f"{first.dataset.iloc[0]}: validation RMSE against training time")
+    # A Figure of its own (no pyplot): the benchmark never changes the caller's matplotlib backend.
+    figure = Figure(figsize=(7, 4.5))
+    FigureCanvasAgg(figure)  # a canvas that can measure and save text, for this figure only
+    ax = figure.add_subplot()
+    plotting.compare(first.rename(columns={"train_seconds": "seconds"}), ax=ax,
+                     title=f"{first.dataset.iloc[0]}: validation RMSE against training time")
     ax.figure.tight_layout()
     ax.figure.savefig(out / "rmse_vs_time.png", dpi=120)
-    plt.close(ax.figure)
     return {"csv": out / "results.csv", "md": out / "results.md", "png": out / "rmse_vs_time.png"}
 
 
@@ -351,8 +347,6 @@ def main(argv=None) -> int:
     datasets = [DATASET_NAMES[d] for d in _csv_list(datasets, list(DATASET_NAMES), "dataset")]
     models = _csv_list(args.models, list(recipes.MODEL_NAMES), "model")
     frameworks = _csv_list(args.frameworks, list(FRAMEWORKS), "framework")
-    if "keras" in frameworks:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     progress = not args.no_progress
     header = f"Measured on {machine()}; {versions(frameworks)}; started {time.strftime('%Y-%m-%d %H:%M %Z')}."
     print(header)

@@ -13,7 +13,7 @@ import random
 import sys
 from dataclasses import dataclass
 
-__all__ = ["Device", "setup", "seed_everything", "resolve"]
+__all__ = ["Device", "setup", "seed_everything", "resolve", "versions"]
 
 _KNOWN = ("torch", "keras")
 _COLAB_HINT = "for one, open the notebook on Colab and pick Runtime > Change runtime type > GPU"
@@ -149,7 +149,8 @@ def seed_everything(seed: int = 42, frameworks=_KNOWN) -> None:
         keras.utils.set_random_seed(seed)
 
 
-def _versions(frameworks) -> str:
+def versions(frameworks=_KNOWN) -> str:
+    """One line of library versions (importing Keras quietly); the setup cell prints it."""
     import numpy as np
     import pandas as pd
 
@@ -183,6 +184,6 @@ def setup(use_gpu: bool = True, seed: int = 42, frameworks=_KNOWN) -> Device:
     frameworks = tuple(frameworks)
     dev = resolve(use_gpu, frameworks)
     seed_everything(seed, frameworks)
-    print(_versions(frameworks))
+    print(versions(frameworks))
     print(f"device: {dev.name}; seed {seed}")
     return dev
