@@ -9,9 +9,10 @@ from cflearn import recipes
 
 def raw_frame(n=600, seed=0):
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({"userId": rng.integers(100, 130, n), "movieId": rng.integers(1, 60, n),
-                         "rating": rng.choice(np.arange(0.5, 5.5, 0.5), n).astype("float32"),
-                         "timestamp": np.arange(n, dtype="int64")})
+    df = pd.DataFrame({"userId": rng.integers(100, 130, n), "movieId": rng.integers(1, 60, n),
+                       "rating": rng.choice(np.arange(0.5, 5.5, 0.5), n).astype("float32"),
+                       "timestamp": np.arange(n, dtype="int64")})
+    return df.drop_duplicates(["userId", "movieId"]).reset_index(drop=True)  # one rating per pair, as MovieLens
 
 
 def test_recipes_split_into_model_and_fit_settings():
