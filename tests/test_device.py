@@ -94,3 +94,33 @@ def test_a_keras_lesson_never_imports_torch_and_tensorflow_says_nothing_on_stder
     out, err = _run_setup(("keras",), extra=later)
     assert "modules: ['keras', 'tensorflow']" in out, out
     assert err == "fd 2 works again\n", err
+
+
+def test_few_cores_train_on_one_thread(monkeypatch):
+    torch = pytest.importorskip("torch")
+    from cflearn.torch import train
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(train.os, "cpu_count", lambda: 2)
+    assert train._one_thread(cpu, 65536) and train._one_thread(cpu, 64)
+    monkeypatch.setattr(train.os, "cpu_count", lambda: 16)
+    assert train._one_thread(cpu, 64) and not train._one_thread(cpu, 65536)
+    assert not train._one_thread(torch.device("meta"), 64)  # not the CPU: nothing to choose
+    before = torch.get_num_threads()
+    with train._cpu_threads(cpu, 64):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+
+
+def test_tensorflow_thread_pools_match_a_small_machine():
+    pytest.importorskip("keras")
+    code = (
+        "import os; os.cpu_count = lambda: 2\n"
+        "from cflearn import device\n"
+        "device.setup(False, frameworks=('keras',))\n"
+        "import tensorflow as tf\n"
+        "print(tf.config.threading.get_intra_op_parallelism_threads(), tf.config.threading.get_inter_op_parallelism_threads())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "1 1"
