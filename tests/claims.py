@@ -75,6 +75,19 @@ CLAIMS: dict[str, list[Claim]] = {
     ],
     # ---- lesson 08 ----
     "08": [
+        Claim("at the start the model predicts about the mean: the MSE is close to the variance of the ratings",
+              "abs(start_mse - rating_var) < 0.05 * rating_var"),
+        Claim("the penalty adds a little on top of the MSE at the start",
+              "0 < start_reg_loss - start_mse < 0.15 * start_mse"),
+        Claim("five one-rating steps and one step on the batch of five end up in different places",
+              "batch_gap > 1e-3"),
+        Claim("the regularised loss stays above the training MSE (the gap does not vanish)", "reg_gap_last > 0.05"),
+        Claim("the training RMSE keeps falling while the validation RMSE flattens out over the last epochs",
+              "train_rmse_drop_late > 0.02 and abs(valid_rmse_drop_late) < 0.005"),
+        Claim("the NumPy BiasedMF beats the bias baseline", "numpy_rmse < base_rmse"),
+        Claim("the PyTorch DotProductBias is a little ahead of the NumPy BiasedMF",
+              "0 < numpy_rmse - torch_rmse < 0.03"),
+        Claim("the two models' predictions are strongly correlated", "pred_corr > 0.85"),
     ],
     # ---- lesson 09 ----
     "09": [
