@@ -27,9 +27,33 @@ class Claim:
 CLAIMS: dict[str, list[Claim]] = {
     # ---- lesson 00 ----
     "00": [
+        Claim("the summary: 100,836 ratings, 610 users, 9,724 rated movies",
+              "n_ratings == 100836 and n_users == 610 and n_rated_movies == 9724"),
+        Claim("a few films in movies have no rating at all", "0 < never_rated < 50"),
+        Claim("the largest movieId is far above the number of movies (large gaps)", "id_gap_ratio > 5"),
+        Claim("4 stars is the most common answer and the mean is about 3.5",
+              "mode_rating == 4 and abs(mean_rating - 3.5) < 0.05"),
+        Claim("whole stars are much more common than half stars (more than twice as many)", "whole_to_half > 2"),
+        Claim("the standard deviation, what a mean-only model is off by, is about 1.04", "abs(rating_std - 1.04) < 0.01"),
+        Claim("more than 98% of the table is empty; we see 1.7%", "filled < 0.02 and abs(filled - 0.017) < 0.0005"),
+        Claim("the densest corner is mostly full, yet some cells are empty",
+              "0.5 * corner_size < corner_filled < corner_size"),
+        Claim("every user rated at least 20 movies, but about a third of the movies were rated exactly once",
+              "fewest_per_user >= 20 and abs(once_share - 1 / 3) < 0.03"),
     ],
     # ---- lesson 01 ----
     "01": [
+        Claim("every user here rated at least 20 movies, so no user is unseen",
+              "min_user_ratings >= 20 and unseen_users == 0"),
+        Claim("the unseen movies are rarely rated ones (once or twice in the whole data set)",
+              "unseen_movie_ratings < 2"),
+        Claim("the summary: 798 validation rows (about 4%) are dropped", "unseen_rows == 798 and abs(unseen_share - 0.04) < 0.005"),
+        Claim("the leaky encoder scores as many rows with untrained rows as the honest encoder drops",
+              "leaky_untrained_hits == honest_dropped == unseen_rows"),
+        Claim("with a separate mapping per split almost every validation rating looks up another movie's row",
+              "same_mapping_share < 0.05"),
+        Claim("baselines take the error from about 1.04 (global mean) to about 0.86 (bias baseline)",
+              "abs(rmse_mean - 1.04) < 0.005 and abs(rmse_bias - 0.86) < 0.005"),
     ],
     # ---- lesson 02 ----
     "02": [
