@@ -109,3 +109,64 @@ def test_raising_answer_is_an_error():
 
     result = check.run("cosine_neighbours", broken)
     assert result.status == "error" and "AttributeError" in result.message
+
+
+def _first_hint(result):
+    """The hint of the first failing case: the one a learner reads first."""
+    failing = [c.hint for c in result.cases if not c.passed]
+    assert failing, result
+    return failing[0]
+
+
+def _euclidean(vectors, index, n):
+    d = np.linalg.norm(vectors - vectors[index], axis=1)
+    d[index] = np.inf
+    return np.argsort(d)[:n]
+
+
+def _drop_first(vectors, index, n):
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.argsort(-(unit @ unit[index]), kind="stable")[1 : n + 1]
+
+
+def _query_only(vectors, index, n):
+    sims = vectors @ (vectors[index] / np.linalg.norm(vectors[index]))
+    sims[index] = -np.inf
+    return np.argsort(-sims)[:n]
+
+
+@pytest.mark.parametrize(
+    "name, wrong, fragment",
+    [
+        ("item_titles", lambda items, ids, movies: list(movies.title.iloc[items]), "position"),
+        ("item_titles", lambda items, ids, movies: list(movies[movies.movieId.isin(ids[items])].title), "order"),
+        ("item_titles", lambda items, ids, movies: item_titles(sorted(items), ids, movies), "order"),
+        ("item_titles", lambda items, ids, movies: [ids[i] for i in items], "titles themselves"),
+        ("item_titles", lambda items, ids, movies: item_titles(items, ids, movies)[0], "one string"),
+        ("item_titles", lambda items, ids, movies: list(dict.fromkeys(item_titles(items, ids, movies))), "one title per"),
+        ("cosine_neighbours", _query_only, "dot product"),
+        ("cosine_neighbours", _drop_first, "leave it out"),
+        ("cosine_neighbours", lambda v, index, n: cosine_neighbours(v, index, n + 1), "exactly n"),
+        ("cosine_neighbours", lambda v, index, n: cosine_neighbours(v, index, n)[::-1], "cosine similarity"),
+        ("cosine_neighbours", _euclidean, "cosine similarity"),
+        ("top_unseen", lambda s, seen, n: list(np.argsort(-s)[:n]), "already rated"),
+        ("top_unseen", lambda s, seen, n: top_unseen(np.where(np.isin(np.arange(len(s)), seen), 0.0, s), [], n), "in `seen`"),
+        ("top_unseen", lambda s, seen, n: top_unseen(s, seen, n + 1), "exactly n"),
+        ("top_unseen", lambda s, seen, n: top_unseen(s, seen, n)[::-1], "wrong order"),
+        ("top_unseen", lambda s, seen, n: list(np.argsort(-np.delete(s, seen))[:n]), "positions"),
+    ],
+)
+def test_wrong_answers_fail_with_first_hint(name, wrong, fragment):
+    result = check.run(name, wrong)
+    assert result.status == "failed", result
+    assert fragment in _first_hint(result), _first_hint(result)
+
+
+def test_top_unseen_that_changes_the_scores_fails():
+    def in_place(scores, seen, n):
+        scores[seen] = -np.inf
+        return list(np.argsort(-scores)[:n])
+
+    result = check.run("top_unseen", in_place)
+    assert result.status == "failed"
+    assert "changed the `scores`" in _first_hint(result)

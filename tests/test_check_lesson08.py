@@ -108,3 +108,55 @@ def test_raising_answer_is_an_error():
 
     result = check.run("mf_gradients", broken)
     assert result.status == "error" and "KeyError" in result.message
+
+
+def _first_hint(result):
+    """The hint of the first failing case: the one a learner reads first."""
+    failing = [c.hint for c in result.cases if not c.passed]
+    assert failing, result
+    return failing[0]
+
+
+def _loss_with(params, users, items, ratings, reg, *, mean=True, square=True, penalty="row"):
+    err, bu, bi, p, q = _parts(params, users, items, ratings)
+    if not mean:
+        err = err - params["global_mean"]
+    mse = np.mean(err**2) if square else np.mean(np.abs(err))
+    if penalty == "row":
+        pen = np.mean(bu**2 + bi**2 + (p**2).sum(1) + (q**2).sum(1))
+    elif penalty == "factors":
+        pen = np.mean((p**2).sum(1) + (q**2).sum(1))
+    else:  # the whole table
+        pen = sum(np.sum(params[k] ** 2) for k in ("user_bias", "item_bias", "user_factors", "item_factors"))
+    return mse + reg * pen, mse
+
+
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        ({"mean": False}, "global mean"),
+        ({"square": False}, "absolute"),
+        ({"penalty": "factors"}, "biases are penalised"),
+        ({"penalty": "table"}, "whole table"),
+    ],
+)
+def test_loss_mistakes_fail_with_first_hint(kwargs, fragment):
+    result = check.run("mf_loss", lambda *a: _loss_with(*a, **kwargs))
+    assert result.status == "failed", result
+    assert fragment in _first_hint(result), _first_hint(result)
+
+
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        ({"scatter": "fancy"}, "np.add.at"),
+        ({"factor": 1.0}, "2 * err"),
+        ({"sign": -1.0}, "sign"),
+        ({"use_reg": False}, "penalty has a gradient"),
+        ({"mean": True}, "summed"),
+    ],
+)
+def test_gradient_mistakes_first_hint(kwargs, fragment):
+    result = check.run("mf_gradients", lambda *a: grads_with(*a, **kwargs))
+    assert result.status == "failed"
+    assert fragment in _first_hint(result), _first_hint(result)

@@ -273,6 +273,18 @@ def _check_ratings(answer, train, valid):
         return case(False, "the ratings in train_enc should be unchanged: add the 'user' and 'item' columns only", shown_got)
     for raw, col, ref in (("userId", "user", users), ("movieId", "item", items)):
         unseen = ~valid_enc[raw].isin(list(ref))
+        v_raw, v_idx = valid_enc[raw].tolist(), valid_enc[col].tolist()
+        learned, _ = _learned_mapping(train_enc, raw, col)
+        own = ({x: k for k, x in enumerate(sorted(set(v_raw)))}, {x: k for k, x in enumerate(dict.fromkeys(v_raw))})
+        if v_raw and any(all(m[x] == i for x, i in zip(v_raw, v_idx)) for m in own) and (
+            unseen.any() or (learned is not None and any(learned.get(x) != i for x, i in zip(v_raw, v_idx)))
+        ):
+            return case(
+                False,
+                f"valid_enc['{col}'] comes from a mapping fitted on valid itself: encode valid with the mapping "
+                f"fitted on train (the same {raw} -> the same index), and drop the rows it does not know",
+                shown_got,
+            )
         if unseen.any() and (valid_enc.loc[unseen, col] >= 0).any():
             return case(
                 False,

@@ -91,7 +91,9 @@ def _item_titles(answer):
             if got_list == by_position:
                 hint = "that is the row at position `item` of movies; map the index to its movieId first, then look the id up"
             elif isinstance(got_list, list) and len(got_list) != len(items):
-                hint = f"return one title per item index: {len(items)} of them"
+                hint = f"return one title per item index: {len(items)} of them (a repeated index gets its title again)"
+            elif sorted(got_list) == sorted(expected):
+                hint = "the right titles in the wrong order: return them in the order of `items`"
             else:
                 hint = "item index -> movieId with item_ids[item], then movieId -> title through the movieId column"
         yield Case(input=f"items={items}, item_ids={item_ids.tolist()}", expected=expected, got=got, passed=ok, hint=hint)
@@ -106,6 +108,9 @@ def _neighbour_cases():
         (np.array([[2.0, 0.0], [1.0, 1.0], [4.0, 5.0], [3.0, -0.3], [-1.0, 0.0], [0.0, 5.0]]), 0, 3),
         (np.array([[1.0, 2.0, 0.0], [2.0, 4.0, 0.5], [0.0, 1.0, 0.0], [-1.0, -2.0, 0.0], [10.0, 0.0, 1.0]]), 1, 4),
         (np.array([[0.0, 1.0], [5.0, 1.0], [1.0, 3.0], [0.1, -2.0]]), 3, 1),
+        # row 0 points exactly the same way as row 2 (similarity 1, like the row itself): dropping
+        # the first of the sorted list is not the same as leaving row `index` out
+        (np.array([[2.0, 4.0], [1.0, 0.0], [1.0, 2.0], [0.5, 1.5]]), 2, 2),
     ]
 
 
@@ -152,6 +157,9 @@ def _cosine_neighbours(answer):
                 hint = "those are the least similar; sort by similarity in descending order"
             elif len(got_list) != n:
                 hint = f"return exactly n={n} indices"
+            elif index in got_list:
+                hint = ("row `index` itself is in your answer: leave it out by its index (another row can be "
+                        "exactly as similar, so dropping the first of the sorted list is not enough)")
             else:
                 hint = "cosine similarity = u.v / (|u| |v|); keep the n largest, most similar first"
         yield Case(input=f"vectors={vectors.tolist()}, index={index}, n={n}", expected=expected, got=got, passed=ok, hint=hint)
@@ -174,15 +182,23 @@ def _top_unseen(answer):
         (np.array([3.1, 4.5, 2.0, 4.9, 3.8]), np.array([3]), 2),
         (np.array([4.0, 1.0, 5.0, 2.5, 4.2, 3.3]), np.array([2, 0, 4]), 3),
         (np.array([1.0, 2.0, 3.0]), np.array([], dtype=int), 1),
+        # raw scores can be negative: a seen item's score set to 0 would still win
+        (np.array([-0.5, -2.0, -1.2, -0.1, -0.9]), np.array([3, 0]), 2),
     ]
     for scores, seen, n in cases:
         order = [int(i) for i in np.argsort(-scores, kind="stable")]
-        expected = [i for i in order if i not in set(seen.tolist())][:n]
-        got = answer(scores.copy(), seen.copy(), n)
+        seen_set = set(seen.tolist())
+        expected = [i for i in order if i not in seen_set][:n]
+        unseen = [i for i in range(len(scores)) if i not in seen_set]
+        positions = [int(k) for k in np.argsort(-scores[unseen], kind="stable")][:n]
+        given = scores.copy()
+        got = answer(given, seen.copy(), n)
         got_list = _as_int_list(got)
         ok = got_list == expected
         hint = ""
-        if not ok:
+        if ok and not np.array_equal(given, scores):
+            ok, hint = False, "your function changed the `scores` array it was given; work on a copy (np.array(scores, dtype=float))"
+        if not ok and not hint:
             if got is None:
                 hint = "your function returned None: did you forget the return statement?"
             elif got_list is None:
@@ -191,6 +207,14 @@ def _top_unseen(answer):
                 hint = "some of those the user has already rated; drop the `seen` items before taking the top n"
             elif got_list == [i for i in order[::-1] if i not in set(seen.tolist())][:n]:
                 hint = "those are the lowest scores; highest first"
+            elif len(got_list) != n:
+                hint = f"return exactly n={n} indices"
+            elif got_list == positions and positions != expected:
+                hint = ("those are positions in the list of unseen items, not item indices: map each position "
+                        "back to its item index")
+            elif seen_set & set(got_list):
+                hint = (f"items {sorted(seen_set & set(got_list))} are in `seen`: leave every seen item out (a score "
+                        "of 0 is not low enough when scores can be negative; use -np.inf or drop them)")
             elif sorted(got_list) == sorted(expected):
                 hint = "the right items, in the wrong order: highest score first"
             else:

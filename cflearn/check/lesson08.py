@@ -190,6 +190,19 @@ def _loss_hint(got, expected, params, users, items, ratings, reg) -> str:
         return "the penalty is averaged over the rows too, like the squared error"
     if np.isclose(got[0], mse) and reg:
         return "the first number adds reg * (squared biases + squared vector lengths) of each row's user and item"
+    bu, bi = params["user_bias"][users], params["item_bias"][items]
+    p, q = params["user_factors"][users], params["item_factors"][items]
+    err = params["global_mean"] + bu + bi + (p * q).sum(1) - ratings  # (batch,)
+    if np.isclose(got[1], np.mean(np.abs(err))):
+        return "the error is squared (mean squared error), not taken as its absolute value"
+    if np.isclose(got[1], np.mean((err - params["global_mean"]) ** 2)):
+        return "the prediction starts from the global mean: global_mean + user bias + item bias + user . item"
+    if np.isclose(got[1], mse) and reg:
+        table = sum(float(np.sum(params[k] ** 2)) for k in _TRAINED)
+        if np.isclose(got[0], mse + reg * table):
+            return "the penalty covers the user and item of each row (averaged over the rows), not the whole table"
+        if np.isclose(got[0], mse + reg * np.mean((p**2).sum(1) + (q**2).sum(1))):
+            return "the biases are penalised too: reg * (b_u**2 + b_i**2 + |p_u|**2 + |q_i|**2)"
     if np.isclose(got[1], mse) and not np.isclose(got[0], reg_loss):
         return "square each bias and each vector entry of the row's user and item, sum, times reg"
     return "prediction = global_mean + user bias + item bias + user vector . item vector"
