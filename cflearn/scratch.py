@@ -6,9 +6,10 @@ and is trained by mini-batch SGD on the per-rating loss
     loss_j = (prediction_j - rating_j)**2
              + reg * (user_bias[u]**2 + item_bias[i]**2 + |user_factors[u]|**2 + |item_factors[i]|**2)
 
-A mini-batch step applies, at once, the plain SGD step of every rating in the batch: it follows
-the gradient of the batch's *summed* loss (``gradients``), so each parameter moves once per rating
-it appears in, as in classic per-rating SGD, but with a handful of vectorised NumPy calls.
+A mini-batch step follows the gradient of the batch's *summed* loss (``gradients``), with a
+handful of vectorised NumPy calls: each parameter gets one term per rating it appears in, all
+computed from the parameters as they were before the step. A batch of one is exactly classic
+per-rating SGD; a larger batch is not, since per-rating SGD would update between ratings.
 Introduced in lesson 08.
 """
 
