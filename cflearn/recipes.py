@@ -29,7 +29,7 @@ RECIPES = {
     "DotProductBias": {"n_factors": 50, "y_range": (0.0, 5.5), "global_mean": None,
                        "lr": 5e-3, "n_epochs": 5, "batch_size": 64, "weight_decay": 0.15, "schedule": "one_cycle"},
     "NeuralCF": {"n_factors": 32, "hidden": (64,), "dropout": 0.2, "activation": "relu", "y_range": (0.0, 5.5),
-                 "lr": 5e-3, "n_epochs": 5, "batch_size": 64, "weight_decay": 0.2, "schedule": "one_cycle"},
+                 "lr": 5e-3, "n_epochs": 5, "batch_size": 64, "weight_decay": 0.4, "schedule": "one_cycle"},
     "ResidualCF": {"n_factors": 50, "hidden": (64,), "dropout": 0.5, "activation": "relu", "y_range": (0.0, 5.5),
                    "global_mean": None, "lr": 5e-3, "n_epochs": 5, "batch_size": 64, "weight_decay": 0.2,
                    "schedule": "one_cycle"},
