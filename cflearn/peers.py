@@ -82,14 +82,15 @@ def tune_svd(train, rating_scale=(0.5, 5.0), grid=None, seed: int = 1):
     return best, table
 
 
-def fit_predict(name: str, train, test, rating_scale=(0.5, 5.0), grid=None):
+def fit_predict(name: str, train, test, rating_scale=(0.5, 5.0), grid=None, params=None):
     """Fit Surprise model ``name`` on ``train`` (raw columns) and predict ``test``'s rows.
 
-    Returns ``(predictions, settings)``: float32 predictions, and the settings used (for
-    ``"SVD (tuned)"`` the best of ``grid``, default ``SVD_GRID``, on an inner split of ``train``).
+    Returns ``(predictions, settings)``: float32 predictions, and the settings used. For
+    ``"SVD (tuned)"`` they are ``params`` if given, else the best of ``grid`` (default
+    ``SVD_GRID``) on an inner split of ``train`` (``tune_svd``).
     """
-    params = {}
-    if name == "SVD (tuned)":
+    params = dict(params or {})
+    if name == "SVD (tuned)" and not params:
         params, _ = tune_svd(train, rating_scale, grid)
     algo = _algo(name, **params)
     return _fit_predict(algo, train, test, rating_scale), params
