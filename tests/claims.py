@@ -42,6 +42,18 @@ CLAIMS: dict[str, list[Claim]] = {
     ],
     # ---- lesson 05 ----
     "05": [
+        Claim(says="the tuned dot product with biases beats NeuralCF on the validation split",
+              holds="rmse_nn_torch > rmse_dpb_torch"),
+        Claim(says="the two frameworks give close numbers with the same recipe",
+              holds="abs(rmse_nn_torch - rmse_nn_keras) < 0.01"),
+        Claim(says="on the inner split every seed of DotProductBias beats every seed of NeuralCF",
+              holds="inner_dpb_worst < inner_nn_best"),
+        Claim(says="the mean gap is larger than either model's spread over seeds",
+              holds="inner_gap_mean > max(inner_nn_worst - inner_nn_best, inner_dpb_worst - inner_dpb_best)"),
+        Claim(says="no width or dropout in the sweep brings NeuralCF down to DotProductBias (best setting above its worst seed)",
+              holds="ablation_best > inner_dpb_worst"),
+        Claim(says="the swept settings move the RMSE by less than the gap between the two models",
+              holds="ablation_spread < inner_gap_mean"),
     ],
     # ---- lesson 06 ----
     "06": [
