@@ -342,3 +342,36 @@ def test_class_check_leaves_global_rng_alone():
     torch.manual_seed(123)
     check.run("torch_neural_cf", torch_neural())
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_other_argument_names_fail_with_a_hint():
+    class OtherNames(nn.Module):
+        def __init__(self, num_users, num_items, n_factors, hidden=(64,), dropout=0.2, y_range=None):
+            super().__init__()
+
+    result = check.run("torch_neural_cf", OtherNames)
+    assert result.status == "failed" and "without n_users, n_items" in first_hint(result)
+
+
+def test_a_sigmoid_without_y_range_is_named():
+    right = torch_neural()
+
+    class AlwaysSquashed(right):
+        def __init__(self, *args, y_range=None, **kwargs):
+            super().__init__(*args, y_range=y_range or (0.0, 5.5), **kwargs)
+
+    result = check.run("torch_neural_cf", AlwaysSquashed)
+    assert result.status == "failed" and "y_range=None" in first_hint(result), repr(result)
+
+
+def test_a_sigmoid_in_the_last_layer_is_named():
+    keras = pytest.importorskip("keras")
+    right = keras_neural()
+
+    class SigmoidHead(right):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.mlp.layers[-1].activation = keras.activations.sigmoid
+
+    result = check.run("keras_neural_cf", SigmoidHead)
+    assert result.status == "failed" and "the sigmoid comes once" in first_hint(result), repr(result)

@@ -144,6 +144,8 @@ def torch_residual(mistake=None):
             self.mlp = layers if mistake == "plain_list" else nn.Sequential(*layers)
 
         def squash(self, x):
+            if self.y_range is None:
+                return x
             low, high = self.y_range
             return low + (high - low) * torch.sigmoid(x)
 
@@ -199,6 +201,8 @@ def keras_residual(mistake=None):
             self.mlp = keras.Sequential(layers)
 
         def squash(self, x):
+            if self.y_range is None:
+                return x
             low, high = self.y_range
             return low + (high - low) * ops.sigmoid(x)
 
@@ -262,3 +266,26 @@ def test_keras_residual_mistakes_are_named(mistake, fragment):
     result = check.run("keras_residual_cf", keras_residual(mistake))
     assert result.status == "failed", (mistake, repr(result))
     assert fragment in first_hint_of(result), (mistake, first_hint_of(result))
+
+
+def test_a_matrix_product_and_a_keepdim_sum_are_named():
+    right = torch_residual()
+
+    class MatMul(right):
+        def forward(self, user, item):
+            u, i = self.user_factors(user), self.item_factors(item)
+            side = self.mlp(torch.cat([u, i], dim=-1)).squeeze(-1)
+            x = u @ i.T + self.user_bias(user).squeeze(-1) + self.item_bias(item).squeeze(-1) + side
+            return self.squash(x)
+
+    class KeepDim(right):
+        def forward(self, user, item):
+            u, i = self.user_factors(user), self.item_factors(item)
+            side = self.mlp(torch.cat([u, i], dim=-1)).squeeze(-1)
+            x = (u * i).sum(-1, keepdim=True) + self.user_bias(user).squeeze(-1) + self.item_bias(item).squeeze(-1) + side
+            return self.squash(x)
+
+    result = check.run("torch_residual_cf", MatMul)
+    assert result.status == "failed" and "matrix product" in first_hint_of(result), repr(result)
+    result = check.run("torch_residual_cf", KeepDim)
+    assert result.status == "failed" and "keepdim=True" in first_hint_of(result), repr(result)

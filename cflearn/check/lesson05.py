@@ -231,7 +231,7 @@ _HINT_BIAS_LINEAR = "a forgotten bias: keep the MLP's {layer} layers with their 
 _HINT_DROPOUT_EVAL = ("dropout left on at inference: the same input gave different outputs in {mode}; use the dropout "
                       "layer and let {switch} switch it off (no always-on dropout)")
 _HINT_SQUEEZE = ("shape {shape}, expected (batch,): squeeze the last axis of every (batch, 1) tensor (the MLP's output, "
-                 "the bias lookups) before adding or squashing; a (batch,) plus a (batch, 1) broadcasts to (batch, batch)")
+                 "the bias lookups, a sum with keepdim=True) before adding or squashing; a (batch,) plus a (batch, 1) broadcasts to (batch, batch)")
 _HINT_CRASH = ("calling your model raised {error}. If it is a shape error: join the user and item vectors along the last "
                "axis (axis -1), giving (batch, 2 * n_factors), and sum the dot product over the last axis (the factors), "
                "so that each row stays one (user, item) pair")
@@ -242,6 +242,8 @@ def _sigmoid(x):
 
 
 def _squash(x, y_range):
+    if y_range is None:  # no y_range: the raw output is the prediction
+        return x
     low, high = y_range
     return low + (high - low) * _sigmoid(x)
 
@@ -270,7 +272,7 @@ def _neural_expected(weights, user, item, y_range):
 
 def _neural_mistakes(weights, user, item, y_range):
     p, q, _, _ = _pieces(weights, user, item)
-    low, high = y_range
+    low, high = y_range or (None, None)  # without y_range the mistakes that need it cannot happen (skipped)
     pq = _np.concatenate([p, q], axis=-1)
     raw = _mlp_np(weights, pq)[:, 0]
     relu = lambda h: _np.maximum(h, 0.0)  # noqa: E731
@@ -285,6 +287,8 @@ def _neural_mistakes(weights, user, item, y_range):
          lambda: _squash(_mlp_np(weights, pq, act=lambda h: h)[:, 0], y_range)),
         ("no activation after the MLP's last layer: the sigmoid of y_range comes straight after it",
          lambda: _squash(_mlp_np(weights, pq, last=relu)[:, 0], y_range)),
+        ("the sigmoid comes once: y_range's low + (high - low) * sigmoid(x) reads the last layer's raw output "
+         "(no sigmoid activation in the MLP's last layer)", lambda: _squash(_sigmoid(raw), y_range)),
         ("the sigmoid comes once, at the end: y_range squashes the MLP's output, not its hidden layer",
          lambda: _squash(_mlp_np(weights, pq, act=_sigmoid)[:, 0], y_range)),
     ]
@@ -298,7 +302,7 @@ def _residual_expected(weights, user, item, y_range):
 
 def _residual_mistakes(weights, user, item, y_range):
     p, q, bu, bi = _pieces(weights, user, item)
-    low, high = y_range
+    low, high = y_range or (None, None)  # without y_range the mistakes that need it cannot happen (skipped)
     dot = (p * q).sum(axis=-1)
     side = _mlp_np(weights, _np.concatenate([p, q], axis=-1))[:, 0]
     main = dot + bu + bi
@@ -311,6 +315,8 @@ def _residual_mistakes(weights, user, item, y_range):
          "first, then squash the sum", lambda: sq(dot + side) + bu + bi),
         ("the sigmoid is applied before the biases are added: squash the whole sum, biases included",
          lambda: sq(dot) + bu + bi + side),
+        ("a (batch, batch) result: a matrix product pairs every user with every item; the dot product is row by row "
+         "(multiply entry by entry, then sum over the last axis)", lambda: sq((p @ q.T) + bu + bi + side)),
         ("a forgotten bias: add the user's bias and the item's bias", lambda: sq(dot + side)),
         ("a forgotten bias: add the item's bias too", lambda: sq(dot + bu + side)),
         ("a forgotten bias: add the user's bias too", lambda: sq(dot + bi + side)),
@@ -570,6 +576,26 @@ def _framework(name):
     return _Torch() if name == "torch" else _Keras()
 
 
+_ARGS = ("n_users", "n_items", "n_factors", "hidden", "dropout", "y_range")
+
+
+def _signature_problem(func) -> str:
+    """Why the class cannot be built as ``cls(n_users=..., ..., y_range=...)`` ("" when it can)."""
+    import inspect
+
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):  # a callable without a signature: let the call tell
+        return ""
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return ""
+    missing = [name for name in _ARGS if name not in params]
+    if not missing:
+        return ""
+    return (f"the model takes the arguments ({', '.join(_ARGS)}), by these names; yours takes "
+            f"({', '.join(params)}), without {', '.join(missing)}")
+
+
 def _crash(err: str) -> str:
     return _HINT_CRASH.format(error=err)
 
@@ -601,9 +627,13 @@ def check_model_class(answer, kind: str, framework: str):
 
 def _model_cases(answer, spec, fw, framework):
     cls_word = "class" if isinstance(answer.func, type) else "function"
-    for hidden, dropout in (((4,), 0.5), ((5, 3), 0.4)):
+    problem = _signature_problem(answer.func)
+    if problem:
+        yield Case(f"{answer.__name__}(...)", f"arguments {', '.join(_ARGS)}", "other arguments", False, problem)
+        return
+    for hidden, dropout, y_range in (((4,), 0.5, _Y_RANGE), ((5, 3), 0.4, None)):
         kwargs = dict(n_users=_N_USERS, n_items=_N_ITEMS, n_factors=_N_FACTORS, hidden=hidden, dropout=dropout,
-                      y_range=_Y_RANGE)
+                      y_range=y_range)
         call = f"{answer.__name__}({', '.join(f'{k}={v}' for k, v in kwargs.items())})"
         model = fw.build(answer, kwargs)
         if not fw.is_model(model):
@@ -668,14 +698,19 @@ def _model_cases(answer, spec, fw, framework):
             yield Case(f"{call}, {fw.eval_mode}, the same rows twice", "the same predictions twice", "different predictions",
                        False, _HINT_DROPOUT_EVAL.format(mode=fw.eval_mode, switch=fw.train_switch))
             return
-        expected = spec["expected"](weights, user, item, _Y_RANGE)
-        ok, hint = diagnose(first, expected, spec["mistakes"](weights, user, item, _Y_RANGE), atol=1e-5,
-                            shape_hint=lambda shape: _HINT_SQUEEZE.format(shape=shape),
-                            fallback=f"the predictions differ from {spec['title']}'s with the same weights")
+        expected = spec["expected"](weights, user, item, y_range)
+        fallback = (f"the predictions differ from {spec['title']}'s with the same weights" if y_range is not None else
+                    "with y_range=None there is no sigmoid: return the sum as it is, and squash only when y_range is given")
+        ok, hint = diagnose(first, expected, spec["mistakes"](weights, user, item, y_range), atol=1e-5,
+                            shape_hint=lambda shape: _HINT_SQUEEZE.format(shape=shape), fallback=fallback)
         yield Case(f"{call}, {fw.eval_mode}, {rows}", expected, first, ok, hint)
         if not ok:
             return
         # 4. y_range: large weights push the sigmoid to its ends, never past them
+        if y_range is None:
+            yield from _training_cases(fw, model, reference, user, item, first, call, dropout)
+            yield _gradient_case(fw, model, user, item, call)
+            continue
         big = {k: v * 8 for k, v in weights.items()}
         fw.set_weights(model, big)
         fw.set_weights(reference, big)
