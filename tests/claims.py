@@ -66,9 +66,40 @@ CLAIMS: dict[str, list[Claim]] = {
     ],
     # ---- lesson 05 ----
     "05": [
+        Claim(says="the tuned dot product with biases beats NeuralCF on the validation split",
+              holds="rmse_nn_torch > rmse_dpb_torch"),
+        Claim(says="the two frameworks give close numbers with the same recipe",
+              holds="abs(rmse_nn_torch - rmse_nn_keras) < 0.01"),
+        Claim(says="on the inner split every seed of DotProductBias beats every seed of NeuralCF",
+              holds="inner_dpb_worst < inner_nn_best"),
+        Claim(says="the mean gap is larger than either model's spread over seeds",
+              holds="inner_gap_mean > max(inner_nn_worst - inner_nn_best, inner_dpb_worst - inner_dpb_best)"),
+        Claim(says="no width or dropout in the sweep brings NeuralCF down to DotProductBias (best setting above its worst seed)",
+              holds="ablation_best > inner_dpb_worst"),
+        Claim(says="the swept settings move the RMSE by less than the gap between the two models",
+              holds="ablation_spread < inner_gap_mean"),
     ],
     # ---- lesson 06 ----
     "06": [
+        Claim(says="with the recipe the side branch varies more than the main branch (validation rows)",
+              holds="side_std > main_std"),
+        Claim(says="with weight decay the side branch varies more than the main branch (inner split)",
+              holds="side_std_wd > main_std_wd"),
+        Claim(says="without weight decay the roles swap: the main branch varies more, the MLP is a small correction",
+              holds="main_std_no_wd > side_std_no_wd"),
+        Claim(says="the inner-split RMSE is clearly worse without weight decay",
+              holds="rmse_no_wd > rmse_wd + 0.01"),
+        Claim(says="ResidualCF in the two frameworks gives close numbers with the same recipe",
+              holds="abs(rmse_res_torch - rmse_res_keras) < 0.01"),
+        Claim(says="the bias baseline is far ahead of the global mean",
+              holds="rmse_GlobalMean - rmse_BiasBaseline > 0.1"),
+        Claim(says="the plain dot product does not even reach the bias baseline",
+              holds="rmse_DotProduct > rmse_BiasBaseline"),
+        Claim(says="adding biases is the big step: DotProductBias gains more over DotProduct than any later model changes",
+              holds="rmse_DotProduct - rmse_DotProductBias > max(abs(rmse_ResidualCF - rmse_DotProductBias), "
+                    "abs(rmse_NeuralCF - rmse_DotProductBias))"),
+        Claim(says="ResidualCF and DotProductBias end up within a few thousandths; ResidualCF does not clearly beat it",
+              holds="abs(rmse_ResidualCF - rmse_DotProductBias) < 0.005"),
     ],
     # ---- lesson 07 ----
     "07": [

@@ -182,3 +182,196 @@ def test_check_leaves_global_rng_alone():
 def test_messages_do_not_show_reference_code():
     text = repr(check.run("make_mlp", no_activation))
     assert "_reference" not in text and "def " not in text
+
+
+# ---- the learner's NeuralCF classes, PyTorch and Keras --------------------------------------
+
+
+def torch_neural(mistake=None):
+    """A learner's PyTorch NeuralCF, right or with one ``mistake``."""
+    F = nn.functional
+
+    class TorchNeuralCF(nn.Module):
+        def __init__(self, n_users, n_items, n_factors, hidden=(64,), dropout=0.2, y_range=None):
+            super().__init__()
+            self.y_range = y_range
+            names = ("users", "items") if mistake == "names" else ("user_factors", "item_factors")
+            setattr(self, names[0], nn.Embedding(n_users, n_factors))
+            setattr(self, names[1], nn.Embedding(n_items, n_factors))
+            layers, width = [], 2 * n_factors
+            for size in hidden:
+                act = {"no_relu": [], "sigmoid_hidden": [nn.Sigmoid()]}.get(mistake, [nn.ReLU()])
+                drop = [] if mistake == "no_dropout" else [nn.Dropout(0.1 if mistake == "fixed_rate" else dropout)]
+                layers += [nn.Linear(width, size, bias=mistake != "no_bias"), *act, *drop]
+                width = size
+            layers.append(nn.Linear(width, 1))
+            if mistake == "relu_last":
+                layers.append(nn.ReLU())
+            if mistake == "input_dropout":
+                layers = [nn.Dropout(dropout)] + [m for m in layers if not isinstance(m, nn.Dropout)]
+            self.mlp = layers if mistake == "plain_list" else nn.Sequential(*layers)
+
+        def forward(self, user, item):
+            u = (self.users if mistake == "names" else self.user_factors)(user)
+            i = (self.items if mistake == "names" else self.item_factors)(item)
+            parts = [i, u] if mistake == "swap" else [u, i]
+            x = torch.cat(parts, dim=0 if mistake == "concat_axis" else -1)
+            if mistake == "plain_list":
+                for layer in self.mlp:
+                    x = layer(x)
+            else:
+                x = self.mlp(x)
+            if mistake == "always_dropout":
+                x = F.dropout(x, 0.5, training=True)
+            out = x if mistake == "no_squeeze" else x.squeeze(-1)
+            if mistake == "detach":
+                out = out.detach()
+            if self.y_range is not None and mistake != "no_sigmoid":
+                low, high = self.y_range
+                out = (high - low) * torch.sigmoid(out) if mistake == "no_low" else low + (high - low) * torch.sigmoid(out)
+            return out
+
+    return TorchNeuralCF
+
+
+def keras_neural(mistake=None):
+    """A learner's Keras NeuralCF, right or with one ``mistake``."""
+    keras = pytest.importorskip("keras")
+    ops = keras.ops
+
+    class KerasNeuralCF(keras.Model):
+        def __init__(self, n_users, n_items, n_factors, hidden=(64,), dropout=0.2, y_range=None):
+            super().__init__()
+            self.y_range = y_range
+            self.user_factors = keras.layers.Embedding(n_users, n_factors)
+            self.item_factors = keras.layers.Embedding(n_items, n_factors)
+            layers = []
+            for size in hidden:
+                act = [] if mistake == "no_relu" else [keras.layers.Activation("relu")]
+                drop = [] if mistake == "no_dropout" else [keras.layers.Dropout(dropout)]
+                layers += [keras.layers.Dense(size, use_bias=mistake != "no_bias"), *act, *drop]
+            layers.append(keras.layers.Dense(1))
+            self.mlp = layers if mistake == "plain_list" else keras.Sequential(layers)
+
+        def call(self, user, item, training=None):
+            u, i = self.user_factors(user), self.item_factors(item)
+            x = ops.concatenate([i, u] if mistake == "swap" else [u, i], axis=0 if mistake == "concat_axis" else -1)
+            flag = {"always_dropout": True, "never_dropout": False}.get(mistake, training)
+            if mistake == "plain_list":
+                for layer in self.mlp:
+                    x = layer(x, training=flag) if isinstance(layer, keras.layers.Dropout) else layer(x)
+            else:
+                x = self.mlp(x, training=flag)
+            out = x if mistake == "no_squeeze" else ops.squeeze(x, -1)
+            if mistake == "stop_gradient":
+                out = ops.stop_gradient(out)
+            if self.y_range is not None and mistake != "no_sigmoid":
+                low, high = self.y_range
+                out = (high - low) * ops.sigmoid(out) if mistake == "no_low" else low + (high - low) * ops.sigmoid(out)
+            return out
+
+    return KerasNeuralCF
+
+
+def test_right_classes_pass_in_both_frameworks():
+    for name, cls in (("torch_neural_cf", torch_neural()), ("keras_neural_cf", keras_neural())):
+        result = check.run(name, cls)
+        assert result.status == "passed", repr(result)
+
+
+def test_the_package_classes_pass():
+    from cflearn import keras as ck
+    from cflearn import torch as ct
+
+    assert check.run("torch_neural_cf", ct.NeuralCF).status == "passed"
+    assert check.run("keras_neural_cf", ck.NeuralCF).status == "passed"
+
+
+NEURAL_MISTAKES = [
+    ("no_sigmoid", "y_range"),
+    ("no_low", "low end is missing"),
+    ("swap", "user first"),
+    ("no_relu", "followed by a ReLU"),
+    ("no_squeeze", "(batch, 1)"),
+    ("plain_list", "plain Python list"),
+    ("no_bias", "forgotten bias"),
+    ("always_dropout", "dropout left on"),
+    ("no_dropout", "dropout is off in training"),
+    ("concat_axis", "last axis"),
+]
+
+
+@pytest.mark.parametrize("mistake, fragment", NEURAL_MISTAKES + [
+    ("names", "names the package uses"),
+    ("relu_last", "no activation after the MLP's last layer"),
+    ("sigmoid_hidden", "sigmoid comes once"),
+    ("detach", ".detach()"),
+    ("fixed_rate", "dropout argument as the rate"),
+    ("input_dropout", "not on the inputs"),
+])
+def test_torch_class_mistakes_are_named(mistake, fragment):
+    result = check.run("torch_neural_cf", torch_neural(mistake))
+    assert result.status == "failed", (mistake, repr(result))
+    assert fragment in first_hint(result), (mistake, first_hint(result))
+
+
+@pytest.mark.parametrize("mistake, fragment", NEURAL_MISTAKES + [
+    ("never_dropout", "dropout is off in training"),
+    ("stop_gradient", "stop_gradient"),
+])
+def test_keras_class_mistakes_are_named(mistake, fragment):
+    result = check.run("keras_neural_cf", keras_neural(mistake))
+    assert result.status == "failed", (mistake, repr(result))
+    assert fragment in first_hint(result), (mistake, first_hint(result))
+
+
+def test_a_class_stub_is_not_attempted_and_an_instance_is_refused():
+    class Stub(nn.Module):
+        def __init__(self, *args, **kwargs):
+            super().__init__()
+            raise NotImplementedError("Exercise: write your answer here, then run the check below.")
+
+    assert check.run("torch_neural_cf", Stub).status == "not attempted"
+    result = check.run("torch_neural_cf", torch_neural()(3, 3, 2))
+    assert result.status == "failed" and "the class itself" in result.cases[0].hint
+
+
+def test_class_check_leaves_global_rng_alone():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    check.run("torch_neural_cf", torch_neural())
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_other_argument_names_fail_with_a_hint():
+    class OtherNames(nn.Module):
+        def __init__(self, num_users, num_items, n_factors, hidden=(64,), dropout=0.2, y_range=None):
+            super().__init__()
+
+    result = check.run("torch_neural_cf", OtherNames)
+    assert result.status == "failed" and "without n_users, n_items" in first_hint(result)
+
+
+def test_a_sigmoid_without_y_range_is_named():
+    right = torch_neural()
+
+    class AlwaysSquashed(right):
+        def __init__(self, *args, y_range=None, **kwargs):
+            super().__init__(*args, y_range=y_range or (0.0, 5.5), **kwargs)
+
+    result = check.run("torch_neural_cf", AlwaysSquashed)
+    assert result.status == "failed" and "y_range=None" in first_hint(result), repr(result)
+
+
+def test_a_sigmoid_in_the_last_layer_is_named():
+    keras = pytest.importorskip("keras")
+    right = keras_neural()
+
+    class SigmoidHead(right):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.mlp.layers[-1].activation = keras.activations.sigmoid
+
+    result = check.run("keras_neural_cf", SigmoidHead)
+    assert result.status == "failed" and "the sigmoid comes once" in first_hint(result), repr(result)

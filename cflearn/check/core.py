@@ -200,13 +200,21 @@ def _is_model(value: Any) -> bool:
     return any(m.startswith(("torch.nn", "keras")) for m in mods)
 
 
+def _is_model_class(value: Any) -> bool:
+    """A class of torch modules or Keras layers/models (a learner's model class is an answer)."""
+    if not isinstance(value, type):
+        return False
+    mods = [getattr(c, "__module__", "") or "" for c in value.__mro__[1:]]
+    return any(m.startswith(("torch.nn", "keras")) for m in mods)
+
+
 def _value_problem(name: str, answer: Any) -> str:
-    """Why ``answer`` is not something to call ("" when it is a function or other callable)."""
-    if callable(answer) and not _is_model(answer) and not isinstance(answer, type):
+    """Why ``answer`` is not something to call ("" when it is a function, a model class or other callable)."""
+    if callable(answer) and not _is_model(answer) and (not isinstance(answer, type) or _is_model_class(answer)):
         return ""
     if _is_model(answer):
         what = f"a model object ({type(answer).__name__})"
-        todo = "pass the function that builds it"
+        todo = "pass the function that builds it (the class itself when the exercise asks for a model class)"
     elif isinstance(answer, type):
         what = f"the class {answer.__name__}"
         todo = "pass your function"

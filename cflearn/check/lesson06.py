@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from cflearn.check.core import Case, close, describe, diagnose, exercise
 from cflearn.check.guard import LearnerError
+from cflearn.check.lesson05 import check_model_class
 
 _HINT_MAIN = (
     "the main branch adds the global mean, the user's bias, the item's bias and, for each row, "
@@ -178,3 +179,30 @@ def check_combine_branches(answer):
                 u4, v4, b0, b0, 0.0, mlp, expected, _HINT_ORDER)
 
     yield _gradient_case(answer)
+
+
+# --- the learner's ResidualCF classes (the machinery is lesson 05's, shared with NeuralCF) -----
+
+
+def _reference_torch_residual_cf(n_users, n_items, n_factors, hidden=(64,), dropout=0.5, y_range=None):
+    """ResidualCF as the package builds it (PyTorch), without the global-mean offset."""
+    from cflearn.torch import ResidualCF
+
+    return ResidualCF(n_users, n_items, n_factors, hidden=hidden, dropout=dropout, y_range=y_range)
+
+
+def _reference_keras_residual_cf(n_users, n_items, n_factors, hidden=(64,), dropout=0.5, y_range=None):
+    """ResidualCF as the package builds it (Keras), without the global-mean offset."""
+    from cflearn.keras import ResidualCF
+
+    return ResidualCF(n_users, n_items, n_factors, hidden=hidden, dropout=dropout, y_range=y_range)
+
+
+@exercise("torch_residual_cf", lesson="06", reference=_reference_torch_residual_cf)
+def check_torch_residual_cf(answer):
+    yield from check_model_class(answer, "residual", "torch")
+
+
+@exercise("keras_residual_cf", lesson="06", reference=_reference_keras_residual_cf)
+def check_keras_residual_cf(answer):
+    yield from check_model_class(answer, "residual", "keras")
