@@ -13,15 +13,17 @@ How the data are made (``generate`` keeps the planted model too):
   1,100 users and 2,150 films, the scale of ml-100k and ml-latest-small).
 - **Who rates what.** Each user's activity weight is log-normal (sigma 1.25: the median user
   rates about 0.46 times the mean, as in ml-25m); each film's popularity weight falls as
-  ``(rank + r0) ** -1.5``, with ``r0`` chosen so that at full size the most rated film holds
-  0.33% of the ratings (Forrest Gump's 81,491 in ml-25m); the top 1% of films then hold about
-  half the ratings. (user, film) pairs are drawn from these weights and repeats are thrown
-  away and redrawn, so there is **one rating per pair**.
+  ``(rank + r0) ** -1.5``, with ``r0`` chosen so that at full size the most popular film's weight
+  is 0.33% of the total (Forrest Gump's share of ml-25m). (user, film) pairs are drawn from
+  these weights; repeats are thrown away and redrawn, so there is **one rating per pair** (which trims the head a little: at
+  full size the most rated film ends with about 0.2% of the ratings, the top 1% of films with
+  about half, the median film with about 40 ratings and the median user with about 80).
 - **The ratings.** A planted model, ``mu + user_bias + item_bias + user_factors . item_factors``
   (``n_factors`` = 10), plus Gaussian noise, rounded to half stars and clipped to 0.5-5.0. The
   defaults give a mean near 3.53 and a standard deviation near 1.06, as ml-25m. The planted
-  model's own RMSE (``SyntheticData.planted_rmse``, also ``ratings.attrs["planted_rmse"]``) is
-  the noise floor: no model can expect to do better on held-out rows.
+  model's own RMSE (its prediction clipped to 0.5-5.0; about 0.71 with the defaults), kept in
+  ``SyntheticData.planted_rmse`` and ``ratings.attrs["planted_rmse"]``, is the noise floor: no model can expect
+  to do better on held-out rows.
 
 Everything is vectorised NumPy, seeded (the same arguments give the same frames) and about
 O(n_ratings) in memory: 25 million ratings take about 0.7 GB as a frame and about 2 GB at the
