@@ -3,6 +3,7 @@
     python -m cflearn.bench --out bench-results            # full run: ml-latest-small + ml-100k u1-u5
     python -m cflearn.bench --quick --out bench-results    # ml-latest-small only
     python -m cflearn.bench --gpu-throughput --out DIR     # adds DotProductBias ratings/s on ml-25m (GPU)
+    python -m cflearn.bench --scale 1e6,5e6,25e6 --out DIR # cost against data size, synthetic data (cflearn.scale)
 
 Each row reports validation RMSE and MAE, training seconds, ratings per second, peak memory
 (process RSS while training), epochs, device and library versions. Models use
@@ -353,7 +354,17 @@ def main(argv=None) -> int:
     parser.add_argument("--throughput", action="store_true", help="also measure CPU/GPU ratings/s on the first dataset")
     parser.add_argument("--gpu-throughput", action="store_true", help="DotProductBias ratings/s on ml-25m, large batches, GPU")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--synthetic", default=None, metavar="N",
+                        help="instead: DotProductBias cost on N synthetic ratings (cflearn.scale; writes scale.md/csv/png)")
+    parser.add_argument("--scale", default=None, metavar="SIZES",
+                        help="instead: the same for each size in a comma-separated list, e.g. 1e6,5e6,25e6")
+    parser.add_argument("--scale-batch-size", type=int, default=None, help="batch size for --synthetic/--scale")
+    parser.add_argument("--scale-lr", type=float, default=None, help="peak learning rate for --synthetic/--scale")
+    parser.add_argument("--scale-threads", type=int, default=None,
+                        help="CPU threads for --synthetic/--scale (default: cflearn's choice)")
     args = parser.parse_args(argv)
+    if args.synthetic or args.scale:
+        return _scale(args)
 
     datasets = args.datasets or ("latest-small" if args.quick else "latest-small,ml-100k")
     datasets = [DATASET_NAMES[d] for d in _csv_list(datasets, list(DATASET_NAMES), "dataset")]
@@ -388,6 +399,22 @@ def main(argv=None) -> int:
         print(note)
     print("wrote " + ", ".join(str(p) for p in files.values()))
     return 0
+
+
+def _scale(args) -> int:
+    """``--synthetic N`` / ``--scale SIZES``: the growth table of ``cflearn.scale``."""
+    from cflearn import scale
+
+    frameworks = _csv_list(args.frameworks, list(FRAMEWORKS), "framework")
+    args.frameworks = ",".join(frameworks)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if args.surprise != "none":
+        _csv_list(args.surprise, list(peers.SURPRISE_MODELS), "Surprise model")
+    args.scale_batch_size = args.scale_batch_size or scale.BATCH_SIZE
+    args.scale_lr = args.scale_lr or scale.LR
+    header = f"Measured on {machine()}; {versions(frameworks)}; started {time.strftime('%Y-%m-%d %H:%M %Z')}."
+    print(header)
+    return scale.run(args, header)
 
 
 if __name__ == "__main__":

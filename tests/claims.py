@@ -146,6 +146,33 @@ CLAIMS: dict[str, list[Claim]] = {
     ],
     # ---- lesson 09 ----
     "09": [
+        # course split
+        Claim("the bias baseline is far better than the global mean", "course_bias < course_gm - 0.1"),
+        Claim("every model with biases beats the bias baseline",
+              "max(course_biasedmf, course_DotProductBias, course_NeuralCF, course_ResidualCF) < course_bias"),
+        Claim("DotProduct, with no biases, does worse than the bias baseline", "course_DotProduct > course_bias"),
+        Claim("BiasedMF beats the bias baseline but not DotProductBias",
+              "course_DotProductBias < course_biasedmf < course_bias"),
+        Claim("PyTorch and Keras agree to within 0.005 RMSE", "course_max_framework_gap <= 0.005"),
+        # ml-100k folds, paired
+        Claim("biases are the big, reliable step: far better than the global mean on every fold",
+              "folds_gm_wins == 5 and folds_gm_diff_mean - folds_bias_diff_mean > 0.1"),
+        Claim("the best model beats the bias baseline on every fold", "folds_bias_wins == 5"),
+        Claim("...by a mean paired difference several times its spread",
+              "folds_bias_diff_mean > 3 * folds_bias_diff_std"),
+        Claim("both contenders beat the bias baseline on every fold", "folds_contenders_beat_bias_every_fold == 1"),
+        Claim("the two strongest: mean paired difference smaller than its spread",
+              "abs(folds_runner_up_diff_mean) < folds_runner_up_diff_std"),
+        Claim("...and neither wins every fold", "1 <= folds_runner_up_wins <= 4"),
+        Claim("a model's own RMSE moves more over folds than the paired differences",
+              "folds_best_own_std > max(folds_bias_diff_std, folds_runner_up_diff_std)"),
+        # scale
+        Claim("seconds per epoch grow with the ratings, roughly in proportion",
+              "0.3 * scale_size_ratio < scale_time_ratio < 2 * scale_size_ratio"),
+        Claim("the ratings frame grows in proportion to the ratings", "abs(scale_data_ratio / scale_size_ratio - 1) < 0.05"),
+        Claim("this process's peak memory barely moves", "scale_peak_ratio < 1.5"),
+        Claim("more ratings bring the held-out RMSE closer to the planted model's, staying above it",
+              "scale_floor_large < scale_rmse_large < scale_rmse_small"),
     ],
     # ---- lesson 10 ----
     "10": [

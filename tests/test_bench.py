@@ -105,3 +105,58 @@ def test_tuned_svd_is_chosen_on_an_inner_split_of_train_only():
     assert again == best
     pred, settings = peers.fit_predict("SVD (tuned)", train, test.head(50), grid=grid)
     assert pred.shape == (50,) and settings == best
+
+
+# ---- --synthetic / --scale (cflearn.scale) ----
+
+@pytest.fixture(scope="module")
+def scale_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("scale")
+    rc = bench.main(["--scale", "3000,6e3", "--frameworks", "torch", "--surprise", "SVD", "--n-epochs", "2",
+                     "--scale-batch-size", "512", "--no-progress", "--out", str(out)])
+    assert rc == 0
+    return out
+
+
+def test_scale_writes_a_growth_table_and_a_plot(scale_run):
+    table = pd.read_csv(scale_run / "scale.csv")
+    assert "error" not in table or table.error.isna().all(), table.get("error")
+    ours = table[table.framework == "torch"]
+    assert ours.n_ratings.tolist() == [3000, 6000]
+    assert (ours.n_train == (ours.n_ratings * 0.9).round()).all()  # a 90/10 split of the synthetic ratings
+    assert np.allclose(ours.ratings_per_s, ours.n_train / ours.epoch_seconds)
+    assert (ours.batch_size == 512).all() and (ours.n_epochs == 2).all() and (ours.device == "cpu").all()
+    assert (ours.peak_rss_mb > ours.data_mb).all() and (ours.peak_rss_mb > 50).all()
+    assert (ours.planted_rmse > 0.5).all() and (ours.valid_rmse > 0).all()
+    assert (table.bandwidth_bound_ratings_per_s > 0).all()
+    if bench.surprise_available():
+        svd = table[table.framework == "surprise"]
+        assert svd.n_ratings.tolist() == [3000, 6000] and (svd.ratings_per_s > 0).all()
+    md = (scale_run / "scale.md").read_text()
+    assert "Measured on" in md and "| torch |" in md and "GB/s" in md
+    assert (scale_run / "scale.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_bytes_per_rating_by_hand():
+    from cflearn import scale
+
+    # 1 factor: rows of 8 bytes; per rating 20 + 2*2*8 = 52; per step 7*(3+5)*8 = 448 over a batch of 64
+    assert scale.bytes_per_rating(1, 64, 3, 5) == pytest.approx(52 + 448 / 64)
+
+
+def test_scale_sizes_are_parsed_or_refused():
+    from cflearn import scale
+
+    assert scale.parse_sizes("1e6, 5_000_000,25e6") == [1_000_000, 5_000_000, 25_000_000]
+    with pytest.raises(SystemExit, match="not a number"):
+        scale.parse_sizes("1e6,lots")
+    with pytest.raises(SystemExit, match="whole numbers"):
+        scale.parse_sizes("1.5")
+    with pytest.raises(SystemExit, match="unknown framework"):
+        bench.main(["--synthetic", "1000", "--frameworks", "jax", "--out", os.devnull])
+
+
+def test_bandwidth_is_a_plausible_rate():
+    from cflearn import scale
+
+    assert 1e8 < scale.bandwidth(2**22, repeats=2) < 1e13  # 100 MB/s .. 10 TB/s
