@@ -8,6 +8,7 @@ same ``History`` the PyTorch helper returns. Introduced in lesson 03.
 from __future__ import annotations
 
 import contextlib
+import logging
 import random
 import time
 
@@ -160,7 +161,7 @@ def fit(model, train, valid=None, *, lr: float, n_epochs: int, batch_size: int, 
     validation = _xy(valid, model, name="valid") if valid is not None else None
     rates = optim.lr_schedule(lr, optim.n_steps(len(y), batch_size, n_epochs), schedule)
     history = History("keras", type(model).__name__, n_ratings=len(y))
-    with _device_scope(device), _restored_global_rngs():
+    with _device_scope(device), _restored_global_rngs(), _quiet_retracing():
         keras.utils.set_random_seed(seed)  # shuffling and dropout
         beta_1, beta_2 = optim.BETAS
         optimizer = AdamW(learning_rate=StepSchedule(rates), weight_decay=weight_decay, beta_1=beta_1, beta_2=beta_2,
@@ -170,6 +171,33 @@ def fit(model, train, valid=None, *, lr: float, n_epochs: int, batch_size: int, 
         model.fit(x, y, validation_data=validation, epochs=n_epochs, batch_size=batch_size, shuffle=True,
                   verbose=0, callbacks=[HistoryCallback(history, n_epochs, progress)])
     return history
+
+
+class _NoRetracingWarning(logging.Filter):
+    """Drop TensorFlow's "triggered tf.function retracing" warning.
+
+    Every model compiles its own training function from the same Keras code, and TensorFlow
+    counts those as retraces of one function: after about five models trained in one process it
+    warns, although nothing retraces from batch to batch (the advice it gives does not apply).
+    """
+
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _quiet_retracing():
+    if keras.backend.backend() != "tensorflow":
+        yield
+        return
+    import tensorflow as tf
+
+    quiet = _NoRetracingWarning()
+    tf.get_logger().addFilter(quiet)
+    try:
+        yield
+    finally:
+        tf.get_logger().removeFilter(quiet)
 
 
 @contextlib.contextmanager
