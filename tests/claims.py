@@ -33,6 +33,11 @@ CLAIMS: dict[str, list[Claim]] = {
     ],
     # ---- lesson 02 ----
     "02": [
+        Claim(says="only the rows a batch used get a gradient", holds="grad_rows_are_batch_rows"),
+        Claim(says="with plain SGD only the rows the batch used move", holds="moved_sgd == n_batch_rows"),
+        Claim(says="AdamW's weight decay moves every row of the table at every step", holds="moved_adamw == n_users"),
+        Claim(says="AdamW's momentum keeps moving rows that earlier batches used",
+              holds="moved_momentum == n_batch_rows + n_second_rows"),
     ],
     # ---- lesson 03 ----
     "03": [
