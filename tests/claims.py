@@ -41,6 +41,24 @@ CLAIMS: dict[str, list[Claim]] = {
     ],
     # ---- lesson 03 ----
     "03": [
+        Claim(says="your classes and the package's give identical predictions from the same weights",
+              holds="torch_gap < 1e-6 and keras_gap < 1e-6"),
+        Claim(says="with the same weights PyTorch and Keras predict the same", holds="frameworks_gap < 1e-5"),
+        Claim(says="Keras's val_rmse metric is the RMSE of the model's predictions",
+              holds="abs(keras_metric - keras_rmse_one) < 1e-3"),
+        Claim(says="the recipe's learning rate gives the lowest inner validation RMSE, so we keep it",
+              holds="chosen_lr == recipe_lr and lr_mid < lr_low and lr_mid < lr_high"),
+        Claim(says="the smallest learning rate is too slow: still far above after the same epochs",
+              holds="lr_low - lr_mid > 0.1"),
+        Claim(says="the largest learning rate ends with the lowest training loss but a worse validation RMSE",
+              holds="train_high < train_mid and lr_high > lr_mid"),
+        Claim(says="with the one-cycle schedule every validation curve is still falling at the last epoch",
+              holds="best_epoch_low == best_epoch_mid == best_epoch_high == n_epochs"),
+        Claim(says="the validation RMSE falls until the last epoch in both frameworks",
+              holds="torch_best_epoch == keras_best_epoch == 5"),
+        Claim(says="the two frameworks end within a few thousandths", holds="abs(torch_rmse - keras_rmse) < 0.005"),
+        Claim(says="the plain dot product stays worse than the bias baseline",
+              holds="torch_rmse > base_rmse and keras_rmse > base_rmse"),
     ],
     # ---- lesson 04 ----
     "04": [
