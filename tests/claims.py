@@ -74,6 +74,8 @@ CLAIMS: dict[str, list[Claim]] = {
               holds="abl_frozen > abl_recipe + 0.005"),
         Claim(says="without weight decay the validation RMSE is best at an early epoch (the model overfits)",
               holds="epoch_wd0 < n_epochs and abl_wd0 > abl_recipe + 0.005"),
+        Claim(says="without weight decay the training loss keeps falling while the validation RMSE rises",
+              holds="wd0_loss_falls"),
         Claim(says="with the recipe's weight decay the inner curve is still falling at the last epoch",
               holds="epoch_recipe == n_epochs"),
         Claim(says="of the changes that keep the sigmoid, dropping weight decay costs the most",

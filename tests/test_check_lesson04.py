@@ -242,6 +242,10 @@ TORCH_WRONG = [
      "plain sigmoid"),
     (t(lambda s, u, i: s.y_range[0] + s.y_range[1] * torch.sigmoid(sum(tparts(s, u, i)) + s.offset)
        if s.y_range else sum(tparts(s, u, i)) + s.offset), "high - low"),
+    (t(lambda s, u, i: (s.y_range[1] - s.y_range[0]) * torch.sigmoid(sum(tparts(s, u, i)) + s.offset)
+       if s.y_range else sum(tparts(s, u, i)) + s.offset), "add low"),
+    (t(lambda s, u, i: tsquash(s, (s.user_factors(u) * s.item_factors(i)).sum(-1, keepdim=True) + s.user_bias(u)
+                               + s.item_bias(i) + s.offset).squeeze()), "squeeze only the last axis"),
     (t(lambda s, u, i: tsquash(s, tparts(s, u, i)[0] + s.user_bias(i).squeeze(-1) + s.item_bias(u).squeeze(-1)
                                + s.offset)), "user biases with user indices"),
     (t(lambda s, u, i: right_torch(s, u, i).detach()), "gradients reach"),

@@ -128,6 +128,9 @@ def bias_mistakes(w: dict, user, item, kwargs) -> list:
              lambda: raw + off),
             ("a plain sigmoid lies in (0, 1); stretch it to (low, high)", lambda: _sigmoid(raw + off)),
             ("the width of the range is high - low, not high", lambda: low + high * _sigmoid(raw + off)),
+            ("add low: the squashed value must start at low, not at 0", lambda: (high - low) * _sigmoid(raw + off)),
+            ("stretch the sigmoid to (low, high) with low + (high - low) * sigmoid(x)",
+             lambda: high * _sigmoid(raw + off)),
         ]
     if gm is not None:
         out += [
@@ -147,6 +150,9 @@ def _shape_hint(batch: int):
     def hint(shape: tuple) -> str:
         if shape == (batch, 1):
             return f"shape ({batch}, 1): drop the last axis (squeeze(-1)) so the output is ({batch},)"
+        if len(shape) == 0 and batch == 1:
+            return ("a batch of one gave a 0-d result: squeeze only the last axis (squeeze(-1)), "
+                    "not every axis of size 1, so the output keeps its (batch,) shape")
         if len(shape) == 0:
             return f"one number for the whole batch: return one prediction per (user, item) pair, shape ({batch},)"
         return f"return one prediction per (user, item) pair: shape ({batch},), got {shape}"
