@@ -49,6 +49,7 @@ class _Exercise:
     lesson: str
     checker: Callable[[Callable], Iterator[Case]]
     reference: Callable | None = None
+    takes_class: bool = False
 
 
 @dataclass
@@ -106,11 +107,12 @@ class Result:
         return head + "<ul>" + "".join(items) + "</ul>"
 
 
-def exercise(name: str, lesson: str, reference: Callable | None = None) -> Callable:
+def exercise(name: str, lesson: str, reference: Callable | None = None, *, takes_class: bool = False) -> Callable:
     """Register a checker: a generator taking the learner's ``answer`` and yielding Cases.
 
     ``reference`` is a right answer: the tests run it through the checker, and when a checker
     trips over a learner's odd return value, the reference's return value says what was expected.
+    ``takes_class``: the answer is a class (a model the learner wrote), not a function.
     """
     if not isinstance(name, str) or not name:
         raise ValueError("exercise name must be a non-empty string")
@@ -121,7 +123,8 @@ def exercise(name: str, lesson: str, reference: Callable | None = None) -> Calla
             raise ValueError(
                 f"exercise {name!r} is already registered by {'.'.join(_origin(old.checker))}; pick another name"
             )
-        _REGISTRY[name] = _Exercise(name=name, lesson=str(lesson).zfill(2), checker=checker, reference=reference)
+        _REGISTRY[name] = _Exercise(name=name, lesson=str(lesson).zfill(2), checker=checker, reference=reference,
+                                    takes_class=takes_class)
         return checker
 
     return register
@@ -208,13 +211,15 @@ def _is_model_class(value: Any) -> bool:
     return any(m.startswith(("torch.nn", "keras")) for m in mods)
 
 
-def _value_problem(name: str, answer: Any) -> str:
+def _value_problem(name: str, answer: Any, takes_class: bool = False) -> str:
     """Why ``answer`` is not something to call ("" when it is a function, a model class or other callable)."""
-    if callable(answer) and not _is_model(answer) and (not isinstance(answer, type) or _is_model_class(answer)):
+    if callable(answer) and not _is_model(answer) and (
+            takes_class or not isinstance(answer, type) or _is_model_class(answer)):
         return ""
     if _is_model(answer):
         what = f"a model object ({type(answer).__name__})"
-        todo = "pass the function that builds it (the class itself when the exercise asks for a model class)"
+        todo = ("pass the class itself, not a model built from it" if takes_class else
+                "pass the function that builds it (the class itself when the exercise asks for a model class)")
     elif isinstance(answer, type):
         what = f"the class {answer.__name__}"
         todo = "pass your function"
@@ -256,7 +261,7 @@ def _run(name: str, answer: Callable | None) -> Result:
         return _unknown(name, answer)
     if answer is None or _is_stub(answer):
         return Result(name=name, status="not attempted")
-    problem = _value_problem(name, answer)
+    problem = _value_problem(name, answer, ex.takes_class)
     if problem:
         case = Case(input=f"check.run({name!r}, ...)", expected="a function", got=describe(answer), hint=problem)
         return Result(name=name, status="failed", message=problem, cases=[case])

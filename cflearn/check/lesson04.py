@@ -4,12 +4,16 @@
 ``bias_forward(user_emb, item_emb, user_bias, item_bias, user, item, y_range=None)`` adds a
 user bias and an item bias (1-D tensors, one number per user / item) to the dot product and,
 when ``y_range=(low, high)`` is given, squashes the sum into that range. Inputs are tiny.
+``torch_dot_product_bias`` / ``keras_dot_product_bias``: the learner's ``DotProductBias`` class
+in each framework (with ``y_range`` and ``global_mean``), compared with the package's on the
+same weights (see ``model_class``).
 """
 
 from __future__ import annotations
 
-from cflearn.check.guard import LearnerError
 from cflearn.check.core import Case, close, describe, diagnose, exercise
+from cflearn.check.guard import LearnerError
+from cflearn.check.model_class import Setting, bias_mistakes, keras_cases, torch_cases
 
 
 def _reference_sigmoid_range(x, low, high):
@@ -186,3 +190,46 @@ def _bias_forward(answer):
         passed=ok,
         hint="" if ok else "use torch operations only (no .numpy(), .item() or .detach()) so gradients reach the tables",
     )
+
+
+# --------------------------------------------------------------------------- the model classes
+
+BIAS_SETTINGS = [
+    # batch of 3 = n_factors, so a sum over the wrong axis gives numbers (and a hint), not an error;
+    # item indices below n_users, so swapped bias lookups give numbers too
+    Setting(5, 6, 3, batches=[([0, 4, 2], [4, 1, 3])], seed=3),
+    Setting(5, 6, 3, {"y_range": (0.5, 5.5)}, batches=[([1, 3, 0, 2], [0, 2, 4, 3])], seed=4),
+    Setting(5, 6, 3, {"y_range": (0.5, 5.5), "global_mean": 3.5}, batches=[([0, 1, 2, 3, 4], [1, 2, 3, 4, 0])], seed=5),
+    Setting(4, 6, 2, {"global_mean": 3.5}, batches=[([2], [3]), ([0, 3, 1], [1, 2, 0])], seed=6),
+    # large weights push the sigmoid to its ends: predictions must still stay inside y_range
+    Setting(4, 4, 3, {"y_range": (1.0, 5.0), "global_mean": 3.0}, batches=[([0, 1, 2, 3], [3, 2, 1, 0])], scale=3.0,
+            seed=7),
+]
+
+
+def _build_torch(*args, **kwargs):
+    """The package's PyTorch model, imported when first built (importing a framework is slow)."""
+    from cflearn.torch import DotProductBias
+
+    return DotProductBias(*args, **kwargs)
+
+
+def _build_keras(*args, **kwargs):
+    """The package's Keras model, imported when first built."""
+    from cflearn.keras import DotProductBias
+
+    return DotProductBias(*args, **kwargs)
+
+
+@exercise("torch_dot_product_bias", lesson="04", reference=_build_torch, takes_class=True)
+def _torch_dot_product_bias(answer):
+    from cflearn.torch import DotProductBias
+
+    yield from torch_cases(answer, DotProductBias, BIAS_SETTINGS, bias_mistakes, "DotProductBias")
+
+
+@exercise("keras_dot_product_bias", lesson="04", reference=_build_keras, takes_class=True)
+def _keras_dot_product_bias(answer):
+    from cflearn.keras import DotProductBias
+
+    yield from keras_cases(answer, DotProductBias, BIAS_SETTINGS, bias_mistakes, "DotProductBias")
