@@ -440,10 +440,22 @@ def test_cache_folder_default_and_override(monkeypatch, tmp_path):
     assert data.cache_dir() == tmp_path
 
 
-def test_datasets_table():
-    for name, info in data.DATASETS.items():
-        assert len(info["md5"]) == 32 and info["description"]
-        assert info["format"] in ("csv", "100k", "1m")
+@needs_mirror
+def test_recorded_checksums_are_those_of_the_real_files():
+    # The tables the loader verifies against, checked against GroupLens's own files in the mirror.
+    import zipfile
+
+    from cflearn import _verify
+
+    archive = MIRROR / "ml-latest-small.zip"
+    assert hashlib.md5(archive.read_bytes()).hexdigest() == data.DATASETS["ml-latest-small"]["md5"]
+    with zipfile.ZipFile(archive) as zf:
+        for name, (size, sha) in _verify.FILE_SHA256["ml-latest-small"].items():
+            raw = zf.read(f"ml-latest-small/{name}")
+            assert (len(raw), hashlib.sha256(raw).hexdigest()) == (size, sha), name
+    for name, (size, sha) in _verify.FILE_SHA256["ml-100k"].items():
+        raw = (MIRROR / "ml-100k" / name).read_bytes()
+        assert (len(raw), hashlib.sha256(raw).hexdigest()) == (size, sha), name
 
 
 def test_archive_with_a_damaged_member_is_refused(fixture_mirror, cache, monkeypatch):
