@@ -14,7 +14,8 @@ import itertools
 
 import numpy as np
 
-__all__ = ["SURPRISE_MODELS", "SVD_GRID", "available", "fit_predict", "tune_svd"]
+__all__ = ["IMPLICIT_MODELS", "SURPRISE_MODELS", "SVD_GRID", "available", "fit_predict", "implicit_available",
+           "implicit_scores", "tune_svd"]
 
 # The grid searched for "SVD (tuned)": n_factors, n_epochs, lr_all, reg_all.
 SVD_GRID = {"n_factors": [100, 200], "n_epochs": [50, 100], "lr_all": [0.005, 0.01], "reg_all": [0.05, 0.1, 0.15]}
@@ -94,3 +95,37 @@ def fit_predict(name: str, train, test, rating_scale=(0.5, 5.0), grid=None, para
         params, _ = tune_svd(train, rating_scale, grid)
     algo = _algo(name, **params)
     return _fit_predict(algo, train, test, rating_scale), params
+
+
+# --- implicit (the "implicit" extra): implicit-feedback ranking models, for the ranking benchmark ---
+
+IMPLICIT_MODELS = ("implicit BPR", "implicit ALS")
+
+
+def implicit_available() -> bool:
+    """Whether the ``implicit`` library can be imported."""
+    try:
+        import implicit  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def implicit_scores(name: str, train, n_users: int, n_items: int, seed: int = 42) -> np.ndarray:
+    """Fit ``implicit``'s BPR or ALS (defaults) on ``train``'s encoded (user, item) pairs; every item's score
+    for every user, ``(n_users, n_items)``, to rank exactly as the course's models are ranked."""
+    import scipy.sparse as sp
+    from threadpoolctl import threadpool_limits
+
+    user_items = sp.csr_matrix((np.ones(len(train), np.float32), (train["user"].to_numpy(), train["item"].to_numpy())),
+                               shape=(n_users, n_items))
+    if name == "implicit BPR":
+        from implicit.cpu.bpr import BayesianPersonalizedRanking as Model
+    elif name == "implicit ALS":
+        from implicit.cpu.als import AlternatingLeastSquares as Model
+    else:
+        raise ValueError(f"unknown implicit model {name!r}; choose from {IMPLICIT_MODELS}.")
+    model = Model(random_state=seed)
+    with threadpool_limits(1, "blas"):  # implicit's own advice: its threads, not BLAS's
+        model.fit(user_items, show_progress=False)
+    return np.asarray(model.user_factors @ model.item_factors.T, dtype=np.float64)

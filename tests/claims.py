@@ -228,6 +228,21 @@ CLAIMS: dict[str, list[Claim]] = {
     ],
     # ---- lesson 10 ----
     "10": [
+        Claim(says="some users have no relevant held-out film; they are counted and left out", holds="n_without_relevant > 0"),
+        Claim(says="the most-popular list is a strong baseline: the rating model ranks worse than it",
+              holds="pop_recall > dpb_recall and pop_ndcg > dpb_ndcg"),
+        Claim(says="the rating model's lists reach further into the catalogue and recommend less popular films",
+              holds="dpb_coverage > pop_coverage and dpb_popularity < pop_popularity"),
+        Claim(says="BPR beats the most-popular list on recall@10 and NDCG@10 in both frameworks",
+              holds="min(bpr_t_recall, bpr_k_recall) > pop_recall and min(bpr_t_ndcg, bpr_k_ndcg) > pop_ndcg"),
+        Claim(says="the two frameworks' BPR agree within a few percent",
+              holds="abs(bpr_t_recall - bpr_k_recall) / bpr_t_recall < 0.05 and abs(bpr_t_ndcg - bpr_k_ndcg) / bpr_t_ndcg < 0.05"),
+        Claim(says="BPR's lists have higher coverage than the popularity list", holds="bpr_t_coverage > pop_coverage"),
+        Claim(says="on this data sampled and full metrics order the four models the same way", holds="orders_agree == 1.0"),
+        Claim(says="every sampled hit rate is several times the full recall@10",
+              holds="min(sampled_pop / pop_recall, sampled_dpb / dpb_recall, sampled_bpr_t / bpr_t_recall) > 3"),
+        Claim(says="the BPR-vs-popular gap looks smaller under sampling than under full ranking",
+              holds="sampled_bpr_t / sampled_pop < bpr_t_ndcg / pop_ndcg"),
     ],
 }
 

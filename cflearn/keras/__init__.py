@@ -5,6 +5,7 @@ this one import. The models use ``keras.ops`` only, so any Keras backend runs th
 Introduced in lesson 03.
 """
 
+from cflearn.keras.bpr import BPRMF, bpr_loss, fit_bpr
 from cflearn.keras.models import DotProduct, DotProductBias, NeuralCF, ResidualCF, get_weights, set_weights
 from cflearn.keras.train import fit, predict
 
