@@ -20,6 +20,8 @@ import sys
 import numpy as np
 import pandas as pd
 
+from cflearn import ranking
+
 __all__ = [
     "NotFoundError", "weights", "item_table", "item_biases", "user_biases", "pca", "embedding_pca",
     "cosine_neighbours", "find_title", "similar", "recommend", "item_norms",
@@ -394,7 +396,8 @@ def recommend(model, items, encoder, train, user_id: int, n: int = 10, min_ratin
     seen[train.loc[train["user"] == user, "item"].to_numpy(np.int64)] = True
     candidates = np.flatnonzero(~seen & (table.n_ratings.to_numpy() >= min_ratings))
     scores = _predict(model, np.full(candidates.size, user, dtype=np.int64), candidates.astype(np.int64))
-    best = np.argsort(-scores, kind="stable")[:n]
+    best = ranking.top_n(scores, n) if scores.size else np.zeros(0, dtype=np.int64)
+    best = best[best >= 0]  # fewer candidates than n: the list is shorter, not padded
     out = table.iloc[candidates[best]][["movieId", "title", "n_ratings", "mean_rating"]].copy()
     out.insert(2, "predicted", scores[best])
     return out
