@@ -83,6 +83,10 @@ CLAIMS: dict[str, list[Claim]] = {
     "06": [
         Claim(says="with the recipe the side branch varies more than the main branch (validation rows)",
               holds="side_std > main_std"),
+        Claim(says="the two branches do not cancel: they are positively correlated (validation rows)",
+              holds="branch_corr > 0.2"),
+        Claim(says="the side branch accounts for the larger share of the variance of main + side",
+              holds="side_share > main_share and abs(side_share + main_share - 1) < 1e-6"),
         Claim(says="with weight decay the side branch varies more than the main branch (inner split)",
               holds="side_std_wd > main_std_wd"),
         Claim(says="without weight decay the roles swap: the main branch varies more, the MLP is a small correction",
