@@ -170,6 +170,8 @@ CLAIMS: dict[str, list[Claim]] = {
         Claim("the two strongest: mean paired difference smaller than its spread",
               "abs(folds_runner_up_diff_mean) < folds_runner_up_diff_std"),
         Claim("...and neither wins every fold", "1 <= folds_runner_up_wins <= 4"),
+        Claim("ResidualCF has the lower mean, yet DotProductBias wins more of the folds",
+              "folds_residual_best == 1 and folds_dpb_runner_up == 1 and folds_runner_up_wins <= 2"),
         Claim("a model's own RMSE moves more over folds than the paired differences",
               "folds_best_own_std > max(folds_bias_diff_std, folds_runner_up_diff_std)"),
         # scale
