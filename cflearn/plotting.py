@@ -25,6 +25,19 @@ def _axes(ax, ncols=1, figsize=(6, 4)):
     return ax if ncols == 1 else list(ax[0])
 
 
+# One colour per model of the course, so that a model keeps its colour from chart to chart.
+_MODEL_COLORS = {"GlobalMean": "C7", "BiasBaseline": "C4", "DotProduct": "C5", "DotProductBias": "C0",
+                 "NeuralCF": "C3", "ResidualCF": "C1", "BiasedMF": "C2"}
+
+
+def _colors(names) -> list[str]:
+    """A colour per name: the model's own when every name is a known model, otherwise the cycle."""
+    names = [str(n) for n in names]
+    if names and all(n in _MODEL_COLORS for n in names):
+        return [_MODEL_COLORS[n] for n in names]
+    return [f"C{k % 10}" for k in range(len(names))]
+
+
 def _freeze(ax, *, layout: bool):
     """Fix the layout (when we made the figure) and the limits, so label positions stay valid."""
     if layout:
@@ -131,11 +144,14 @@ def learning_curves(*histories, ax=None, baseline: float | None = None, title: s
     if len(axes) != 2:
         raise ValueError("ax must be a pair of axes: (valid RMSE, train loss).")
     rmse_ax, loss_ax = axes
-    for history in histories:
+    models = [h.model_name for h in histories]
+    # a model's own colour when each run is a different model; two runs of one model need two colours
+    colors = _colors(models) if len(set(models)) == len(models) else _colors([None] * len(models))
+    for history, color in zip(histories, colors):
         frame = history.to_frame()
         label = history.label
-        line, = rmse_ax.plot(frame["epoch"], frame["valid_rmse"], marker="o", label=label)
-        loss_ax.plot(frame["epoch"], frame["train_loss"], marker="o", color=line.get_color(), label=label)
+        rmse_ax.plot(frame["epoch"], frame["valid_rmse"], marker="o", color=color, label=label)
+        loss_ax.plot(frame["epoch"], frame["train_loss"], marker="o", color=color, label=label)
     if baseline is not None:
         rmse_ax.axhline(baseline, color="grey", linestyle="--", label=f"baseline {baseline:.4f}")
     rmse_ax.set(xlabel="epoch", ylabel="validation RMSE", title="validation RMSE (rating scale)")
@@ -235,7 +251,7 @@ def compare(table, *, x: str = "seconds", y: str = "rmse", label: str = "label",
 
     A score far from all the others (for example ``GlobalMean`` beside tuned models) would squash
     the rest into a line: it is drawn as a triangle on the edge of the chart, pointing the way it
-    lies, and its label gives its value.
+    lies, and its label gives its value. A model of the course has the same colour in every chart.
 
     Parameters
     ----------
@@ -283,7 +299,8 @@ def compare(table, *, x: str = "seconds", y: str = "rmse", label: str = "label",
         low, high = near.min() - room, near.max() + room
     else:
         low = high = None
-    colors = [f"C{k % 10}" for k in range(len(table))]
+    # the same model keeps its colour in every chart (its frameworks told apart by their labels)
+    colors = _colors(table["model"] if "model" in table.columns else table[label])
     texts, drawn_y = [], ys.copy()
     for k, row in table.iterrows():
         if far[k]:
@@ -299,8 +316,9 @@ def compare(table, *, x: str = "seconds", y: str = "rmse", label: str = "label",
         ax.set_xlim(xs.min() / 3, xs.max() * 3)
     else:
         ax.margins(x=0.15)
-    if far.any():
-        ax.set_ylim(low, high)
+    if far.any():  # headroom, so that a triangle on the edge is drawn whole inside the axes
+        pad = 0.06 * (high - low)
+        ax.set_ylim(low - pad, high + pad)
     else:
         ax.margins(y=0.15)
     ax.set(xlabel=f"training {x}" + (" (log scale)" if logx else ""), ylabel=f"validation {y.upper()}",

@@ -108,7 +108,14 @@ def test_compare_keeps_a_far_off_score_from_squeezing_the_rest():
     assert low <= near.min() and near.max() <= high < 1.0423  # the axis spans the tuned models only
     far = ax.texts[0]
     assert far.get_text() == "GlobalMean (numpy): RMSE 1.042 (above the chart)"
-    assert ax.collections[0].get_offsets()[0][1] == pytest.approx(high)  # drawn on the top edge
+    top = ax.collections[0].get_offsets()[0][1]
+    assert near.max() < top < high and high - top < 0.1 * (high - low)  # drawn at the top, below the frame
+    # the whole triangle lies inside the axes: its centre is more than the marker's half-height below the top
+    ax.figure.canvas.draw()
+    frame = ax.get_window_extent()
+    centre_px = ax.transData.transform((ax.collections[0].get_offsets()[0][0], top))[1]
+    half_px = np.sqrt(ax.collections[0].get_sizes()[0]) / 2 * ax.figure.dpi / 72
+    assert centre_px + half_px <= frame.y1
     assert [t.get_text() for t in ax.texts[1:]] == ["BiasBaseline (numpy)", "ResidualCF (torch)", "ResidualCF (keras)",
                                                    "DotProduct (torch)", "DotProductBias (torch)", "NeuralCF (torch)"]
     assert_readable(ax)
@@ -166,4 +173,22 @@ def test_norm_vs_popularity_draws_the_frame():
     assert np.allclose(ax.collections[0].get_offsets(), frame.to_numpy()) and ax.get_xscale() == "log"
     with pytest.raises(ValueError, match="interpret.item_norms"):
         plotting.norm_vs_popularity(frame.rename(columns={"norm": "length"}))
+    plt.close("all")
+
+
+def test_a_model_keeps_its_colour_across_charts():
+    ax = plotting.compare(LESSON_06)
+    by_label = {t.get_text().split(" (")[0]: t.get_color() for t in ax.texts}
+    assert by_label["ResidualCF"] == plotting._MODEL_COLORS["ResidualCF"]
+    assert by_label["GlobalMean"] == plotting._MODEL_COLORS["GlobalMean"]
+    # the same two models in learning curves, in the other order, keep their colours
+    rmse_ax, _ = plotting.learning_curves(history("torch", "NeuralCF", [1.0, 0.9], [1.0, 0.9]),
+                                          history("torch", "ResidualCF", [1.0, 0.9], [1.0, 0.9]))
+    lines = {l.get_label(): matplotlib.colors.to_hex(l.get_color()) for l in rmse_ax.get_lines()}
+    assert lines["NeuralCF (torch)"] == matplotlib.colors.to_hex(by_label["NeuralCF"])
+    assert lines["ResidualCF (torch)"] == matplotlib.colors.to_hex(by_label["ResidualCF"])
+    # two runs of one model (torch and keras) are still told apart by colour
+    rmse_ax, _ = plotting.learning_curves(history("torch", "NeuralCF", [1.0], [1.0]), history("keras", "NeuralCF", [1.0], [1.0]))
+    first, second = rmse_ax.get_lines()[:2]
+    assert matplotlib.colors.to_hex(first.get_color()) != matplotlib.colors.to_hex(second.get_color())
     plt.close("all")
