@@ -171,6 +171,19 @@ def encoded_arrays(data, n_users: int, n_items: int, *, need_rating: bool = True
 _FRAMEWORK_NAMES = {"torch": "PyTorch", "keras": "Keras"}
 
 
+def model_framework(model) -> str | None:
+    """"keras", "torch" or None, decided by type; a framework not imported yet is not imported."""
+    import sys
+
+    keras, torch = sys.modules.get("keras"), sys.modules.get("torch")
+    # Keras first: under KERAS_BACKEND=torch a keras.Model is also a torch.nn.Module.
+    if keras is not None and isinstance(model, getattr(keras, "Model", ())):
+        return "keras"
+    if torch is not None and isinstance(model, torch.nn.Module):
+        return "torch"
+    return None
+
+
 def framework_of(model, expected: str) -> None:
     """Refuse a model built with the other framework, naming the ``fit``/``predict`` that takes it.
 
@@ -178,16 +191,7 @@ def framework_of(model, expected: str) -> None:
     to the other's helper is an easy slip; without this it fails deep inside with an
     ``AttributeError``. Only frameworks already imported are asked (importing one is slow).
     """
-    import sys
-
-    keras, torch = sys.modules.get("keras"), sys.modules.get("torch")
-    # Keras first: under KERAS_BACKEND=torch a keras.Model is also a torch.nn.Module.
-    if keras is not None and isinstance(model, keras.Model):
-        actual = "keras"
-    elif torch is not None and isinstance(model, torch.nn.Module):
-        actual = "torch"
-    else:
-        actual = None
+    actual = model_framework(model)
     if actual == expected:
         return
     if actual is None:

@@ -10,6 +10,7 @@ defaults, all ranked by the same ``top_n`` with training items excluded and scor
 from __future__ import annotations
 
 import argparse
+import importlib
 import time
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def run(seed: int = 42, frameworks=("torch", "keras"), progress: bool = False) -
 
     add("most popular", "", ranking.popularity_scores(train, n_users, n_items), 0.0)
     for framework in frameworks:
-        module = recipes._framework(framework)
+        module = importlib.import_module(f"cflearn.{framework}")
         for name in recipes.MODEL_NAMES:
             start = time.perf_counter()
             model, _ = recipes.train(name, framework, train, valid, n_users, n_items, seed=seed, progress=progress)

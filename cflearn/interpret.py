@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import difflib
 import re
-import sys
 
 import numpy as np
 import pandas as pd
 
-from cflearn import ranking
+from cflearn import _inputs, ranking
 
 __all__ = [
     "NotFoundError", "weights", "item_table", "item_biases", "user_biases", "pca", "embedding_pca",
@@ -35,18 +34,6 @@ class NotFoundError(LookupError):
 
 
 # --- reading a model -------------------------------------------------------------------------
-
-
-def _framework(model) -> str | None:
-    """"keras", "torch" or None, decided by type; a framework the caller never imported is not imported."""
-    keras = sys.modules.get("keras")
-    # Keras first: under the torch backend a keras.Model is also a torch.nn.Module.
-    if keras is not None and isinstance(model, getattr(keras, "Model", ())):
-        return "keras"
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(model, torch.nn.Module):
-        return "torch"
-    return None
 
 
 def _layer_array(model, name: str, framework: str) -> np.ndarray:
@@ -79,7 +66,7 @@ def weights(model) -> dict:
 
     Introduced in lesson 07.
     """
-    framework = _framework(model)
+    framework = _inputs.model_framework(model)
     if isinstance(model, dict):
         raw = model
     elif hasattr(model, "params_"):  # cflearn.scratch.BiasedMF
@@ -129,7 +116,7 @@ def _predict(model, user: np.ndarray, item: np.ndarray, batch_size: int = 8192) 
         return score + (w["user_bias"][user] if "user_bias" in w else 0) + (w["item_bias"][item] if "item_bias" in w else 0)
     if hasattr(model, "params_"):
         return np.asarray(model.predict(pd.DataFrame({"user": user, "item": item})), dtype=np.float64)
-    framework = _framework(model)
+    framework = _inputs.model_framework(model)
     if framework == "keras":  # one (rows, 2) array of user, item, as keras fit passes it
         x = np.stack([user, item], axis=1).astype(np.int32)
         return np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64).reshape(-1)

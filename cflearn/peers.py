@@ -125,7 +125,7 @@ def implicit_scores(name: str, train, n_users: int, n_items: int, seed: int = 42
         from implicit.cpu.als import AlternatingLeastSquares as Model
     else:
         raise ValueError(f"unknown implicit model {name!r}; choose from {IMPLICIT_MODELS}.")
-    model = Model(random_state=seed)
-    with threadpool_limits(1, "blas"):  # implicit's own advice: its threads, not BLAS's
+    with threadpool_limits(1, "blas"):  # implicit's own advice: its threads, not BLAS's (it checks when built)
+        model = Model(random_state=seed)
         model.fit(user_items, show_progress=False)
     return np.asarray(model.user_factors @ model.item_factors.T, dtype=np.float64)

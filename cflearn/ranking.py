@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cflearn import _inputs
 from cflearn.metrics import check_k, check_scores
 
 __all__ = ["BPR_RECIPE", "RELEVANT_FROM", "relevance", "interactions", "item_counts", "popularity_scores", "top_n",
@@ -151,9 +152,7 @@ def score_matrix(model, users=None, n_items: int | None = None, batch_size: int 
 
 def _weight_names(model) -> list:
     """Names of the model's weights in the shared naming (via its framework's ``get_weights``)."""
-    from cflearn import interpret
-
-    framework = interpret._framework(model)
+    framework = _inputs.model_framework(model)
     if framework == "torch":
         return [name.split(".")[0] for name, _ in model.named_parameters()]
     if framework == "keras":
