@@ -37,7 +37,7 @@ PLATFORMS = {
 # A pinned distribution that provides an import package under another distribution name.
 PROVIDES = {"tensorflow-cpu": "tensorflow"}
 # Extras that are optional tools outside the course environment (not pinned on purpose).
-UNPINNED_EXTRAS = {"bench"}
+UNPINNED_EXTRAS = {"bench", "implicit"}
 # Tools only the tests use, and the Jupyter server that Binder and Colab bring themselves:
 # neither belongs in requirements.txt, which Binder installs.
 TEST_TOOLS = {"pytest", "nbclient", "nbformat", "playwright"}
