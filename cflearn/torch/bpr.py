@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from cflearn import _inputs, optim, ranking
 from cflearn.history import History
+from cflearn.torch.train import _cpu_threads
 
 __all__ = ["BPRMF", "bpr_loss", "fit_bpr"]
 
@@ -102,13 +103,8 @@ def fit_bpr(model, train, *, lr: float = 0.03, n_epochs: int = 60, batch_size: i
     history = History("torch", type(model).__name__, n_ratings=n)
     bar = tqdm(range(n_epochs), desc=f"{type(model).__name__} (torch)", unit="epoch", disable=not progress)
     model.train()
-    threads = torch.get_num_threads()
-    if device.type == "cpu":  # one thread: measured several times faster for these small steps on a busy CPU
-        torch.set_num_threads(1)
-    try:
+    with _cpu_threads(device, batch_size):  # the thread rule fit uses: one thread for small batches
         _epochs(model, optimizer, rates, triples, batch_size, reg, device, history, bar)
-    finally:
-        torch.set_num_threads(threads)
     bar.close()
     return history
 
